@@ -1,0 +1,53 @@
+# broker_seats: PGXS build of the extension, plus the project's own targets.
+#   make demo   install what is missing, build, install, play the runbook in psql
+#   make test   the same set-up, then unit, regression and isolation tests
+# Both work on a fresh Debian 12 with only make, g++ and git: the set-up
+# installs the packages before PGXS is needed.
+
+EXTENSION = broker_seats
+MODULE_big = broker_seats
+DATA = $(wildcard src/sql/broker_seats--*.sql)
+
+CORE_SRCS = $(wildcard src/core/*.cpp)
+PG_SRCS = $(wildcard src/pg/*.cpp)
+OBJS = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
+
+# pg_regress files live in sql/ and expected/; `make test` runs them.
+REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+
+PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
+PG_CPPFLAGS = -I$(srcdir)/src
+PG_CXXFLAGS = -std=c++17 -O2 -Wall -Wextra -Wno-register -Wno-unused-parameter \
+	-Wno-missing-field-initializers -fvisibility-inlines-hidden
+SHLIB_LINK += -lstdc++
+
+srcdir ?= $(CURDIR)
+
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(PGXS),)
+ifneq ($(wildcard $(PGXS)),)
+include $(PGXS)
+# Debian's PostgreSQL is built with LLVM: PGXS also compiles every .cpp to
+# bitcode with clang and ignores PG_CXXFLAGS there.
+COMPILE.cxx.bc += -std=c++17 -Wno-register -Wno-ignored-attributes
+override CXXFLAGS := $(filter-out -Wmissing-prototypes -Wdeclaration-after-statement,$(CXXFLAGS))
+endif
+endif
+
+.PHONY: deps test demo unit bench
+
+deps:
+	bash scripts/install-deps.sh
+
+test: deps
+	$(MAKE) all
+	$(MAKE) install
+	bash scripts/run-tests.sh
+
+demo: deps
+	$(MAKE) all
+	$(MAKE) install
+	bash scripts/demo.sh
+
+unit: deps
+	bash scripts/run-unit.sh

@@ -1,0 +1,41 @@
+// Errors raised by the core. Each carries the SQLSTATE the boundary reports,
+// so that a caller sees the same code whichever layer found the problem.
+#pragma once
+#include "core/pure.hpp"
+
+#include <stdexcept>
+#include <string>
+
+namespace broker_seats::core {
+
+enum class ErrorCode {
+  no_free_seat,           // SB001
+  no_subscription,        // SB002
+  frozen,                 // SB003
+  change_not_allowed,     // SB004
+  invalid_argument,       // 22023
+  null_value,             // 22004
+  datetime_out_of_range,  // 22008
+  numeric_out_of_range,   // 22003
+  internal,               // XX000: a bug, never an expected outcome
+};
+
+// The five-character SQLSTATE of a code, e.g. "SB001".
+const char *sqlstate_of(ErrorCode code) noexcept;
+
+class Error : public std::runtime_error {
+ public:
+  Error(ErrorCode code, std::string message, std::string detail = {}, std::string hint = {})
+      : std::runtime_error(message), code_(code), detail_(std::move(detail)), hint_(std::move(hint)) {}
+
+  ErrorCode code() const noexcept { return code_; }
+  const std::string &detail() const noexcept { return detail_; }
+  const std::string &hint() const noexcept { return hint_; }
+
+ private:
+  ErrorCode code_;
+  std::string detail_;
+  std::string hint_;
+};
+
+}  // namespace broker_seats::core

@@ -1,0 +1,45 @@
+#include "core/messages.hpp"
+
+namespace broker_seats::core {
+
+Language parse_language(std::string_view name) {
+  if (name == "pt_BR" || name == "pt-BR" || name == "pt") return Language::pt_BR;
+  if (name == "en") return Language::en;
+  throw Error(ErrorCode::invalid_argument, "unknown language \"" + std::string(name) + "\"", {},
+              "use pt_BR or en");
+}
+
+std::string customer_message(std::string_view kind, Language lang) {
+  const bool pt = lang == Language::pt_BR;
+  if (kind == "limit_reached")
+    return pt ? "Seu plano atingiu o limite de corretores ativos. Posso te ajudar a liberar assento "
+                "desativando um corretor inativo ou aplicar upgrade imediato com pró-rata."
+              : "Your plan has reached its limit of active brokers. I can help you free a seat by "
+                "deactivating an inactive broker, or apply an immediate upgrade with proration.";
+  if (kind == "upgrade_applied")
+    return pt ? "Upgrade confirmado. Seu novo limite de corretores já está ativo e disponível no CRM."
+              : "Upgrade confirmed. Your new broker limit is already active and available in the CRM.";
+  if (kind == "downgrade_scheduled")
+    return pt ? "Downgrade registrado e programado para o próximo ciclo, sem impacto no seu acesso atual."
+              : "Downgrade recorded and scheduled for the next cycle, with no impact on your current access.";
+  throw Error(ErrorCode::invalid_argument, "unknown message kind \"" + std::string(kind) + "\"", {},
+              "use limit_reached, upgrade_applied or downgrade_scheduled");
+}
+
+Error no_free_seat(std::string_view org, std::int64_t used, std::int64_t limit, Language lang) {
+  const bool pt = lang == Language::pt_BR;
+  const std::string usage = std::to_string(used) + "/" + std::to_string(limit);
+  std::string detail = pt ? "organização " + std::string(org) + ": " + usage + " assentos de corretor em uso"
+                          : "organization " + std::string(org) + ": " + usage + " broker seats in use";
+  std::string hint = pt ? "desative um corretor inativo ou faça upgrade imediato com pró-rata (seats.upgrade)"
+                        : "deactivate an inactive broker or upgrade now with proration (seats.upgrade)";
+  return Error(ErrorCode::no_free_seat, customer_message("limit_reached", lang), std::move(detail),
+               std::move(hint));
+}
+
+Error no_subscription(std::string_view org) {
+  return Error(ErrorCode::no_subscription, "organization \"" + std::string(org) + "\" has no subscription", {},
+               "onboard it first with seats.onboard()");
+}
+
+}  // namespace broker_seats::core

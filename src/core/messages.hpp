@@ -1,0 +1,27 @@
+// Customer-facing texts of runbook §10 and the SB001 report built on them.
+#pragma once
+#include "core/pure.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/error.hpp"
+
+namespace broker_seats::core {
+
+enum class Language { pt_BR, en };
+
+// "pt_BR" (also "pt-BR", "pt") or "en"; anything else is 22023.
+Language parse_language(std::string_view name);
+
+// Kinds: limit_reached, upgrade_applied, downgrade_scheduled; others are 22023.
+std::string customer_message(std::string_view kind, Language lang);
+
+// SB001: the customer's text, `used/limit` in DETAIL, the runbook §4.4 options in HINT.
+Error no_free_seat(std::string_view org, std::int64_t used, std::int64_t limit, Language lang);
+
+// SB002: the organization has no subscription.
+Error no_subscription(std::string_view org);
+
+}  // namespace broker_seats::core

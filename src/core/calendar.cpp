@@ -1,6 +1,7 @@
 #include "core/calendar.hpp"
 
 #include <boost/date_time/gregorian/gregorian.hpp>
+#include <cstdio>
 #include <string>
 
 #include "core/error.hpp"
@@ -20,7 +21,10 @@ greg::date to_boost(const Date &d) {
 }
 
 std::string to_text(const Date &d) {
-  return std::to_string(d.year) + "-" + std::to_string(d.month) + "-" + std::to_string(d.day);
+  // ISO 8601, as PostgreSQL prints dates with DateStyle ISO.
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", d.year, d.month, d.day);
+  return buf;
 }
 
 }  // namespace
@@ -31,7 +35,7 @@ BillingPeriod parse_billing_period(std::string_view name) {
   if (name == "semiannual") return BillingPeriod::semiannual;
   if (name == "annual") return BillingPeriod::annual;
   throw Error(ErrorCode::invalid_argument, "unknown billing_period \"" + std::string(name) + "\"", {},
-              "use monthly, quarterly, semiannual or annual");
+              "Use monthly, quarterly, semiannual or annual.");
 }
 
 int months_in(BillingPeriod period) noexcept { return static_cast<int>(period); }
@@ -41,7 +45,7 @@ void check_date(const Date &d) {
       d.day > greg::gregorian_calendar::end_of_month_day(static_cast<unsigned short>(d.year),
                                                          static_cast<unsigned short>(d.month)))
     throw Error(ErrorCode::datetime_out_of_range, "date " + to_text(d) + " is out of range",
-                "billing dates must lie between 1400-01-01 and 9999-12-31");
+                "Billing dates must lie between 1400-01-01 and 9999-12-31.");
 }
 
 Date cycle_boundary(const Date &anchor, BillingPeriod period, std::int64_t k) {
@@ -58,7 +62,7 @@ Date cycle_boundary(const Date &anchor, BillingPeriod period, std::int64_t k) {
   if (year < min_year || year > max_year)
     throw Error(ErrorCode::datetime_out_of_range,
                 "cycle boundary in year " + std::to_string(year) + " is out of range",
-                "billing dates must lie between 1400-01-01 and 9999-12-31");
+                "Billing dates must lie between 1400-01-01 and 9999-12-31.");
   const int last = greg::gregorian_calendar::end_of_month_day(static_cast<unsigned short>(year),
                                                              static_cast<unsigned short>(month));
   return Date{static_cast<int>(year), month, anchor.day < last ? anchor.day : last};

@@ -6,7 +6,7 @@ Language parse_language(std::string_view name) {
   if (name == "pt_BR" || name == "pt-BR" || name == "pt") return Language::pt_BR;
   if (name == "en") return Language::en;
   throw Error(ErrorCode::invalid_argument, "unknown language \"" + std::string(name) + "\"", {},
-              "use pt_BR or en");
+              "Use pt_BR or en.");
 }
 
 std::string customer_message(std::string_view kind, Language lang) {
@@ -23,16 +23,22 @@ std::string customer_message(std::string_view kind, Language lang) {
     return pt ? "Downgrade registrado e programado para o próximo ciclo, sem impacto no seu acesso atual."
               : "Downgrade recorded and scheduled for the next cycle, with no impact on your current access.";
   throw Error(ErrorCode::invalid_argument, "unknown message kind \"" + std::string(kind) + "\"", {},
-              "use limit_reached, upgrade_applied or downgrade_scheduled");
+              "Use limit_reached, upgrade_applied or downgrade_scheduled.");
 }
 
-Error no_free_seat(std::string_view org, std::int64_t used, std::int64_t limit, Language lang) {
+Error no_free_seat(std::string_view org, std::int64_t used, std::int64_t limit, std::int64_t requested,
+                   Language lang) {
   const bool pt = lang == Language::pt_BR;
   const std::string usage = std::to_string(used) + "/" + std::to_string(limit);
-  std::string detail = pt ? "organização " + std::string(org) + ": " + usage + " assentos de corretor em uso"
-                          : "organization " + std::string(org) + ": " + usage + " broker seats in use";
-  std::string hint = pt ? "desative um corretor inativo ou faça upgrade imediato com pró-rata (seats.upgrade)"
-                        : "deactivate an inactive broker or upgrade now with proration (seats.upgrade)";
+  std::string detail = pt ? "Organização " + std::string(org) + ": " + usage + " assentos de corretor em uso"
+                          : "Organization " + std::string(org) + ": " + usage + " broker seats in use";
+  if (requested > 1)
+    detail += pt ? "; a operação pedia mais " + std::to_string(requested) + "."
+                 : "; the statement asked for " + std::to_string(requested) + " more.";
+  else
+    detail += ".";
+  std::string hint = pt ? "Desative um corretor inativo ou faça um upgrade imediato com pró-rata (seats.upgrade)."
+                        : "Deactivate an inactive broker or upgrade now with proration (seats.upgrade).";
   return Error(ErrorCode::no_free_seat, customer_message("limit_reached", lang), std::move(detail),
                std::move(hint));
 }

@@ -18,8 +18,10 @@ Language parse_language(std::string_view name);
 // Kinds: limit_reached, upgrade_applied, downgrade_scheduled; others are 22023.
 std::string customer_message(std::string_view kind, Language lang);
 
-// SB001: the customer's text, `used/limit` in DETAIL, the runbook §4.4 options in HINT.
-Error no_free_seat(std::string_view org, std::int64_t used, std::int64_t limit, Language lang);
+// SB001: the customer's text, `used/limit` in DETAIL (with the seats the
+// statement asked for when more than one), the runbook §4.4 options in HINT.
+Error no_free_seat(std::string_view org, std::int64_t used, std::int64_t limit, std::int64_t requested,
+                   Language lang);
 
 // SB002: the organization has no subscription.
 Error no_subscription(std::string_view org);

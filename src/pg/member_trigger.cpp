@@ -28,6 +28,9 @@ extern "C" {
 #include "utils/datum.h"
 #include "utils/rel.h"
 #include "utils/tuplestore.h"
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/snapmgr.h"
 }
 
 namespace broker_seats::pg {
@@ -162,6 +165,57 @@ BROKER_SEATS_FUNCTION(member_change_trigger) {
   if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
   const pg::OwnerRights rights = pg::become_extension_owner();
   for (size_t i = 0; i < orgs; ++i) pg::apply_seat_delta(deltas[i].org.data(), deltas[i].delta);
+  pg::restore_rights(rights);
+  SPI_finish();
+  return PointerGetDatum(nullptr);
+}
+
+// TRUNCATE empties a table without row events: before it runs, count the
+// seats each organization holds in this table and give them back. Installed
+// on every partition too, where the rows are; on a partitioned parent it does
+// nothing, since TRUNCATE fires the trigger of each truncated partition.
+BROKER_SEATS_FUNCTION(member_truncate_trigger) {
+  pg::check_protocol(fcinfo, "member_truncate_trigger");
+  const auto *trigdata = reinterpret_cast<TriggerData *>(fcinfo->context);
+  if (!TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event) || !TRIGGER_FIRED_BEFORE(trigdata->tg_event))
+    ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                    errmsg("member_truncate_trigger: must be fired BEFORE TRUNCATE")));
+  Relation rel = trigdata->tg_relation;
+  if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE) return PointerGetDatum(nullptr);
+  const Trigger *trigger = trigdata->tg_trigger;
+  (void)pg::member_columns(trigdata);  // validates the arguments and columns
+
+  if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+  const pg::OwnerRights rights = pg::become_extension_owner();
+  // The count query is built by the same SQL function seats.revalidate uses.
+  Datum roles_datum;
+  {
+    Datum *elems = static_cast<Datum *>(palloc(sizeof(Datum) * (trigger->tgnargs - 3 + 1)));
+    for (int i = 3; i < trigger->tgnargs; ++i) elems[i - 3] = CStringGetTextDatum(trigger->tgargs[i]);
+    roles_datum = PointerGetDatum(construct_array(elems, trigger->tgnargs - 3, TEXTOID, -1, false, TYPALIGN_INT));
+  }
+  Oid types[5] = {OIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID};
+  Datum values[5] = {ObjectIdGetDatum(RelationGetRelid(rel)), CStringGetTextDatum(trigger->tgargs[0]),
+                     CStringGetTextDatum(trigger->tgargs[1]), CStringGetTextDatum(trigger->tgargs[2]), roles_datum};
+  if (SPI_execute_with_args("SELECT seats._member_count_sql($1::pg_catalog.regclass, $2, $3, $4, $5, true)", 5,
+                            types, values, nullptr, true, 1) != SPI_OK_SELECT ||
+      SPI_processed != 1)
+    elog(ERROR, "could not build the seat count of relation \"%s\"", RelationGetRelationName(rel));
+  char *query = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+  SPIPlanPtr plan = SPI_prepare(query, 0, nullptr);
+  if (plan == nullptr) elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+  if (SPI_execute_snapshot(plan, nullptr, nullptr, GetLatestSnapshot(), InvalidSnapshot, true, false, 0) != SPI_OK_SELECT)
+    elog(ERROR, "could not count the seats of relation \"%s\"", RelationGetRelationName(rel));
+  // Copy out before apply_seat_delta runs queries of its own.
+  const uint64 orgs = SPI_processed;
+  char **org_names = static_cast<char **>(palloc(sizeof(char *) * (orgs + 1)));
+  int64 *counts = static_cast<int64 *>(palloc(sizeof(int64) * (orgs + 1)));
+  for (uint64 i = 0; i < orgs; ++i) {
+    bool isnull;
+    org_names[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+    counts[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+  }
+  for (uint64 i = 0; i < orgs; ++i) pg::apply_seat_delta(org_names[i], -counts[i]);
   pg::restore_rights(rights);
   SPI_finish();
   return PointerGetDatum(nullptr);

@@ -26,9 +26,13 @@ const struct config_enum_entry language_options[] = {
     {nullptr, 0, false},
 };
 
+bool internal_ddl_setting = false;
+
 }  // namespace
 
 core::Language customer_language() noexcept { return static_cast<core::Language>(language_setting); }
+
+bool internal_ddl() noexcept { return internal_ddl_setting; }
 
 }  // namespace broker_seats::pg
 
@@ -39,6 +43,9 @@ void _PG_init(void) {
                            "Used by SB001 errors and seats.customer_message().",
                            &broker_seats::pg::language_setting, broker_seats::pg::language_setting,
                            broker_seats::pg::language_options, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+  DefineCustomBoolVariable("broker_seats.internal_ddl", "Set by seats.attach/detach around their own trigger DDL.",
+                           nullptr, &broker_seats::pg::internal_ddl_setting, false, PGC_SUSET,
+                           GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
   MarkGUCPrefixReserved("broker_seats");
   broker_seats::pg::register_member_column_invalidation();
 }

@@ -8,4 +8,8 @@ namespace broker_seats::pg {
 // broker_seats.language: the language of customer-facing texts (pt_BR, en).
 core::Language customer_language() noexcept;
 
+// broker_seats.internal_ddl (superuser-only, set locally by seats.attach and
+// seats.detach): lets the DDL guard accept our own trigger changes.
+bool internal_ddl() noexcept;
+
 }  // namespace broker_seats::pg

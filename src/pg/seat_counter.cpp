@@ -92,10 +92,10 @@ int64 column_int8(int column) {
   return SPI_gettypeid(SPI_tuptable->tupdesc, column) == INT4OID ? DatumGetInt32(d) : DatumGetInt64(d);
 }
 
-[[noreturn]] void raise_refusal(const char *org, int64 used, int64 limit, bool subscribed) {
+[[noreturn]] void raise_refusal(const char *org, int64 used, int64 limit, int64 requested, bool subscribed) {
   PendingError pending;
   try {
-    throw subscribed ? core::no_free_seat(org, used, limit, customer_language()) : core::no_subscription(org);
+    throw subscribed ? core::no_free_seat(org, used, limit, requested, customer_language()) : core::no_subscription(org);
   } catch (...) {
     capture_current_exception(pending, "apply_seat_delta");
   }
@@ -119,9 +119,9 @@ void apply_seat_delta(const char *org, int64 delta) {
   execute_latest(usage_plan(), values, true);
   if (SPI_processed == 0) {
     if (delta <= 0) return;  // freeing a seat of an org without subscription: nothing to count
-    raise_refusal(org, 0, 0, false);
+    raise_refusal(org, 0, 0, delta, false);
   }
-  raise_refusal(org, column_int8(1), column_int8(2), true);
+  raise_refusal(org, column_int8(1), column_int8(2), delta, true);
 }
 
 OwnerRights become_extension_owner() {

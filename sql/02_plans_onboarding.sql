@@ -1,0 +1,67 @@
+-- Plans and onboarding (runbook §4.1).
+SET datestyle = ISO, YMD;
+SET timezone = 'America/Sao_Paulo';
+SELECT code, name, seat_price, currency, billing_period, proration
+  FROM seats.create_plan('pro', 49.90);
+SELECT code, seat_price, currency, billing_period, proration
+  FROM seats.create_plan('team-usd', 10, 'usd', 'quarterly', 'second', 'Team (USD)');
+-- The same plan again is a no-op; a changed one is updated and audited.
+SELECT code, seat_price FROM seats.create_plan('pro', 49.90);
+SELECT code, seat_price FROM seats.create_plan('pro', 59.90);
+SELECT kind, detail->'before'->>'seat_price' AS before, detail->'after'->>'seat_price' AS after
+  FROM seats.event WHERE kind = 'plan_changed';
+
+-- Bad arguments name what was wrong.
+SELECT try($$SELECT seats.create_plan('x', -1)$$);
+SELECT try($$SELECT seats.create_plan('x', 1, 'XYZ')$$);
+SELECT try($$SELECT seats.create_plan('x', 1, 'BRL', 'weekly')$$);
+SELECT try($$SELECT seats.create_plan('x', 1, 'BRL', 'monthly', 'hour')$$);
+SELECT try($$SELECT seats.create_plan(NULL, 1)$$);
+SELECT try($$SELECT seats.create_plan('', 1)$$);
+SELECT try($$SELECT seats.create_plan('x', NULL)$$);
+
+-- Onboarding today opens the first cycle at local midnight of today.
+SELECT org, plan, seat_limit, seats_used, frozen,
+       cycle_anchor = (now() AT TIME ZONE 'America/Sao_Paulo')::date AS anchored_today,
+       cycle_start = ((now() AT TIME ZONE 'America/Sao_Paulo')::date::timestamp AT TIME ZONE 'America/Sao_Paulo') AS starts_local_midnight,
+       cycle_end = (((now() AT TIME ZONE 'America/Sao_Paulo')::date + interval '1 month')::date::timestamp AT TIME ZONE 'America/Sao_Paulo') AS ends_a_month_later
+  FROM seats.onboard('acme', 'pro', 3);
+
+-- A start in the future opens the first cycle there.
+SELECT org, cycle_anchor, cycle_start, cycle_end, time_zone
+  FROM seats.onboard('future', 'pro', 5, '2099-01-31', 'UTC');
+
+-- A start in the past makes the current cycle the one containing today.
+SELECT org, cycle_anchor, cycle_start <= now() AND now() < cycle_end AS contains_now,
+       extract(day FROM cycle_start AT TIME ZONE 'America/Sao_Paulo') = 15 AS keeps_anchor_day
+  FROM seats.onboard('past', 'pro', 2, '2020-01-15');
+
+-- Quarterly plan, in another time zone.
+SELECT org, cycle_start, cycle_end
+  FROM seats.onboard('tokyo', 'team-usd', 1, '2099-11-30', 'Asia/Tokyo');
+
+-- The onboarding is recorded as a change and an audit event.
+SELECT org, kind, from_limit, to_limit, status, plan FROM seats.change ORDER BY id;
+SELECT org, kind, detail->>'seat_limit' AS seat_limit FROM seats.event WHERE kind = 'onboard' ORDER BY id;
+
+-- Replaying the same onboarding returns the subscription; a different one is refused.
+SELECT org, seat_limit FROM seats.onboard('acme', 'pro', 3, (now() AT TIME ZONE 'America/Sao_Paulo')::date);
+SELECT try($$SELECT seats.onboard('acme', 'pro', 4)$$);
+
+-- Errors.
+SELECT try($$SELECT seats.onboard('x', 'nope', 3)$$);
+SELECT try($$SELECT seats.onboard('x', 'pro', -1)$$);
+SELECT try($$SELECT seats.onboard('x', 'pro', 3, current_date, 'Mars/Olympus')$$);
+SELECT try($$SELECT seats.onboard(NULL, 'pro', 3)$$);
+SELECT try($$SELECT seats.onboard('', 'pro', 3)$$);
+SELECT try($$SELECT seats.onboard('x', 'pro', NULL)$$);
+SELECT try($$SELECT seats.onboard('x', 'pro', 3, NULL)$$);
+SELECT try($$SELECT seats.onboard('x', 'pro', 3, 'infinity')$$);
+SELECT try($$SELECT seats.onboard('x', 'pro', 3, '0900-01-01')$$);
+SELECT count(*) AS no_half_writes FROM seats.subscription WHERE org = 'x';
+
+-- The calendar behind it.
+SELECT * FROM seats.cycle_bounds('2026-01-31', 'monthly', '2026-03-15');
+SELECT * FROM seats.cycle_bounds('2026-04-30', 'monthly', '2026-05-30');
+SELECT * FROM seats.cycle_bounds('2028-02-29', 'annual', '2029-03-01');
+SELECT try($$SELECT * FROM seats.cycle_bounds('2026-01-31', 'weekly', '2026-03-15')$$);

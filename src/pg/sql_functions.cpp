@@ -1,0 +1,160 @@
+// Small SQL-callable functions: the customer texts, the calendar, argument
+// normalization, and the internal helpers the PL/pgSQL procedures build on.
+#include <string>
+
+#include "core/calendar.hpp"
+#include "core/currency.hpp"
+#include "core/messages.hpp"
+#include "pg/boundary.hpp"
+#include "pg/module.hpp"
+#include "pg/seat_counter.hpp"
+
+extern "C" {
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
+#include "utils/snapmgr.h"
+}
+
+namespace broker_seats::pg {
+namespace {
+
+// Argument access: NULL where a value is required is 22004, naming it.
+text *required_text(FunctionCallInfo fcinfo, int arg, const char *name) {
+  if (PG_ARGISNULL(arg))
+    ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("%s must not be null", name)));
+  return PG_GETARG_TEXT_PP(arg);
+}
+
+std::string_view view_of(text *t) { return std::string_view(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)); }
+
+core::Date to_core_date(DateADT date, const char *name) {
+  if (DATE_NOT_FINITE(date))
+    ereport(ERROR, (errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE), errmsg("%s must be a finite date", name)));
+  int y, m, d;
+  j2date(date + POSTGRES_EPOCH_JDATE, &y, &m, &d);
+  return core::Date{y, m, d};
+}
+
+DateADT to_pg_date(const core::Date &d) { return date2j(d.year, d.month, d.day) - POSTGRES_EPOCH_JDATE; }
+
+DateADT required_date(FunctionCallInfo fcinfo, int arg, const char *name) {
+  if (PG_ARGISNULL(arg))
+    ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("%s must not be null", name)));
+  return PG_GETARG_DATEADT(arg);
+}
+
+}  // namespace
+}  // namespace broker_seats::pg
+
+using namespace broker_seats;
+
+// seats.customer_message(kind, org, lang DEFAULT NULL): runbook §10.
+BROKER_SEATS_FUNCTION(seats_customer_message) {
+  text *kind = pg::required_text(fcinfo, 0, "kind");
+  // Resolve arguments to plain values before any C++ object is created.
+  const std::string_view kind_view = pg::view_of(kind);
+  text *lang = PG_ARGISNULL(2) ? nullptr : PG_GETARG_TEXT_PP(2);
+  const core::Language language = lang ? core::parse_language(pg::view_of(lang)) : pg::customer_language();
+  char out[1024];
+  strlcpy(out, core::customer_message(kind_view, language).c_str(), sizeof out);
+  PG_RETURN_TEXT_P(cstring_to_text(out));
+}
+
+// seats.cycle_bounds(anchor, billing_period, at): the cycle containing `at`.
+BROKER_SEATS_FUNCTION(seats_cycle_bounds) {
+  const core::Date anchor = pg::to_core_date(pg::required_date(fcinfo, 0, "anchor"), "anchor");
+  text *period_text = pg::required_text(fcinfo, 1, "billing_period");
+  const core::Date at = pg::to_core_date(pg::required_date(fcinfo, 2, "at"), "at");
+  const core::CycleBounds bounds = core::cycle_containing(anchor, core::parse_billing_period(pg::view_of(period_text)), at);
+
+  InitMaterializedSRF(fcinfo, 0);
+  auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+  Datum values[2] = {DateADTGetDatum(pg::to_pg_date(bounds.start)), DateADTGetDatum(pg::to_pg_date(bounds.end))};
+  bool nulls[2] = {false, false};
+  tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+  return (Datum)0;
+}
+
+// seats._cycle_boundary(anchor, billing_period, k): the k-th boundary.
+BROKER_SEATS_FUNCTION(seats_cycle_boundary) {
+  const core::Date anchor = pg::to_core_date(pg::required_date(fcinfo, 0, "anchor"), "anchor");
+  text *period_text = pg::required_text(fcinfo, 1, "billing_period");
+  const int64 k = PG_ARGISNULL(2) ? 0 : PG_GETARG_INT64(2);
+  const core::Date boundary = core::cycle_boundary(anchor, core::parse_billing_period(pg::view_of(period_text)), k);
+  PG_RETURN_DATEADT(pg::to_pg_date(boundary));
+}
+
+// seats._currency(code): the upper-case ISO code, or 22023.
+BROKER_SEATS_FUNCTION(seats_normalize_currency) {
+  text *code = pg::required_text(fcinfo, 0, "currency");
+  char normalized[8];
+  {
+    const core::Currency currency = core::parse_currency(pg::view_of(code));
+    strlcpy(normalized, currency.code.c_str(), sizeof normalized);
+  }
+  PG_RETURN_TEXT_P(cstring_to_text(normalized));
+}
+
+// seats._billing_period(name): the name when valid, or 22023.
+BROKER_SEATS_FUNCTION(seats_check_billing_period) {
+  text *name = pg::required_text(fcinfo, 0, "billing_period");
+  (void)core::parse_billing_period(pg::view_of(name));
+  PG_RETURN_TEXT_P(name);
+}
+
+// seats._lock_org(org): the lock every writer of an org's seats takes.
+BROKER_SEATS_FUNCTION(seats_lock_org) {
+  text *org = pg::required_text(fcinfo, 0, "org");
+  pg::lock_org(VARDATA_ANY(org), VARSIZE_ANY_EXHDR(org));
+  PG_RETURN_VOID();
+}
+
+// seats._seat_counts(query): runs a (org text, counted bigint) query with the
+// latest snapshot, for recounts taken after the org locks: at REPEATABLE READ
+// the transaction snapshot would miss seats committed before the lock.
+BROKER_SEATS_FUNCTION(seats_seat_counts) {
+  char *query = text_to_cstring(pg::required_text(fcinfo, 0, "query"));
+  InitMaterializedSRF(fcinfo, 0);
+  auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+  if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+  SPIPlanPtr plan = SPI_prepare(query, 0, nullptr);
+  if (plan == nullptr) elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+  const int rc = SPI_execute_snapshot(plan, nullptr, nullptr, GetLatestSnapshot(), InvalidSnapshot, true, false, 0);
+  if (rc != SPI_OK_SELECT) elog(ERROR, "recount query failed: %s", SPI_result_code_string(rc));
+  for (uint64 i = 0; i < SPI_processed; ++i) {
+    Datum values[2];
+    bool nulls[2];
+    values[0] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &nulls[0]);
+    values[1] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &nulls[1]);
+    // The tuplestore copies the values into its own context.
+    tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+  }
+  SPI_finish();
+  return (Datum)0;
+}
+
+// seats._internal_ddl(): true while seats.attach/detach change triggers, so
+// the DDL guard lets our own trigger DDL through. The setting is SUSET.
+BROKER_SEATS_FUNCTION(seats_internal_ddl) { PG_RETURN_BOOL(pg::internal_ddl()); }
+
+// seats._boundary_selftest(kind): raises each kind of failure the boundary
+// handles, for the regression suite and for a DBA checking an install.
+BROKER_SEATS_FUNCTION(seats_boundary_selftest) {
+  text *kind_text = pg::required_text(fcinfo, 0, "kind");
+  char *kind = text_to_cstring(kind_text);
+  if (strcmp(kind, "core") == 0) throw core::Error(core::ErrorCode::invalid_argument, "core error reached SQL", "detail kept", "hint kept");
+  if (strcmp(kind, "bad_alloc") == 0) throw std::bad_alloc();
+  if (strcmp(kind, "std") == 0) throw std::logic_error("std::logic_error reached SQL");
+  if (strcmp(kind, "postgres") == 0) {
+    // A PostgreSQL error raised while C++ objects are alive comes back
+    // through pg_call as a C++ exception and leaves with its own SQLSTATE.
+    const std::string alive("a C++ object alive across a PostgreSQL error");
+    pg::pg_call([] { (void)DirectFunctionCall2(int4div, Int32GetDatum(1), Int32GetDatum(0)); });
+    PG_RETURN_TEXT_P(cstring_to_text(alive.c_str()));
+  }
+  PG_RETURN_TEXT_P(cstring_to_text("ok"));
+}

@@ -1,0 +1,812 @@
+-- broker_seats 1.0: broker seats per organization, enforced inside the database.
+\echo Use "CREATE EXTENSION broker_seats" to load this file. \quit
+
+-- Every function below that writes is SECURITY DEFINER with a pinned
+-- search_path and schema-qualified names; PUBLIC may execute none of them
+-- (see the grants at the end). Organization keys are text: the canonical
+-- output of the member table's key type (bigint, integer, uuid or text).
+
+------------------------------------------------------------------------------
+-- Tables
+------------------------------------------------------------------------------
+
+CREATE TABLE seats.plan (
+    code            text PRIMARY KEY CHECK (code <> ''),
+    name            text NOT NULL,
+    seat_price      numeric NOT NULL CHECK (seat_price >= 0),
+    currency        char(3) NOT NULL,
+    billing_period  text NOT NULL
+                    CHECK (billing_period IN ('monthly', 'quarterly', 'semiannual', 'annual')),
+    proration       text NOT NULL DEFAULT 'day' CHECK (proration IN ('day', 'second')),
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    updated_at      timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE seats.plan IS 'Plan catalog: price per seat, currency, billing period, proration granularity';
+
+CREATE TABLE seats.subscription (
+    org             text PRIMARY KEY CHECK (org <> ''),
+    plan            text NOT NULL REFERENCES seats.plan (code),
+    seat_limit      integer NOT NULL CHECK (seat_limit >= 0),
+    -- Maintained by the member triggers under the org lock. No CHECK >= 0:
+    -- a drifted counter must never block a DELETE; seats.revalidate() and the
+    -- counter_drift alert repair and report drift instead.
+    seats_used      integer NOT NULL DEFAULT 0,
+    cycle_anchor    date NOT NULL,
+    cycle_start     timestamptz NOT NULL,
+    cycle_end       timestamptz NOT NULL CHECK (cycle_end > cycle_start),
+    time_zone       text NOT NULL,
+    frozen          boolean NOT NULL DEFAULT false,
+    frozen_reason   text,
+    frozen_incident bigint,
+    -- Block episode: opened at the org's first SB001, closed at its next
+    -- seat acquisition or upgrade (SPEC §5).
+    block_episode_started_at timestamptz,
+    block_episode_blocks     integer NOT NULL DEFAULT 0,
+    last_block_at   timestamptz,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    updated_at      timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE seats.subscription IS 'One row per organization: plan, seat limit, maintained seats_used counter, current cycle';
+
+CREATE TABLE seats.change (
+    id              bigserial PRIMARY KEY,
+    org             text NOT NULL REFERENCES seats.subscription (org),
+    kind            text NOT NULL CHECK (kind IN ('onboard', 'upgrade', 'downgrade', 'revert')),
+    from_limit      integer,
+    to_limit        integer NOT NULL CHECK (to_limit >= 0),
+    status          text NOT NULL CHECK (status IN ('requested', 'applied', 'scheduled', 'blocked', 'held',
+                                                    'superseded', 'cancelled', 'reverted')),
+    requested_at    timestamptz NOT NULL,
+    requested_by    text NOT NULL DEFAULT session_user,
+    applied_at      timestamptz,
+    effective_at    timestamptz,
+    request_key     text,
+    -- Proration inputs and result, kept with the change (SPEC §1.4).
+    plan            text,
+    seat_price      numeric,
+    currency        char(3),
+    granularity     text CHECK (granularity IN ('day', 'second')),
+    units_remaining integer,
+    units_in_cycle  integer,
+    cycle_start     timestamptz,
+    cycle_end       timestamptz,
+    amount          numeric,
+    reverts         bigint REFERENCES seats.change (id),
+    incident        bigint,
+    reason          text,
+    created_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+    UNIQUE (org, request_key)
+);
+CREATE INDEX change_org_status ON seats.change (org, status);
+COMMENT ON TABLE seats.change IS 'Every commercial change (onboard, upgrade, downgrade, revert) with its calculation';
+
+CREATE TABLE seats.event (
+    id              bigserial PRIMARY KEY,
+    org             text,
+    kind            text NOT NULL,
+    at              timestamptz NOT NULL DEFAULT now(),
+    created_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+    actor           text NOT NULL DEFAULT session_user,
+    change_id       bigint,
+    detail          jsonb NOT NULL DEFAULT '{}',
+    prev_hash       bytea,
+    hash            bytea NOT NULL
+);
+CREATE INDEX event_org_id ON seats.event (org, id);
+CREATE INDEX event_kind_at ON seats.event (kind, at);
+COMMENT ON TABLE seats.event IS 'Append-only audit trail, hash-chained per organization (org NULL: global chain)';
+
+CREATE TABLE seats.incident (
+    id              bigserial PRIMARY KEY,
+    severity        text NOT NULL CHECK (severity IN ('P0', 'P1', 'P2')),
+    org             text,
+    impact          text NOT NULL,
+    opened_at       timestamptz NOT NULL DEFAULT now(),
+    opened_by       text NOT NULL DEFAULT session_user,
+    closed_at       timestamptz,
+    postmortem      text
+);
+COMMENT ON TABLE seats.incident IS 'Incidents of runbook §6';
+
+CREATE TABLE seats.attachment (
+    relid           regclass PRIMARY KEY,
+    org_column      name NOT NULL,
+    role_column     name NOT NULL,
+    active_column   name NOT NULL,
+    active_kind     text NOT NULL CHECK (active_kind IN ('boolean', 'timestamp')),
+    seat_roles      text[] NOT NULL,
+    attached_at     timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE seats.attachment IS 'Member tables under enforcement and their column mapping';
+
+SELECT pg_catalog.pg_extension_config_dump('seats.plan', '');
+SELECT pg_catalog.pg_extension_config_dump('seats.subscription', '');
+SELECT pg_catalog.pg_extension_config_dump('seats.change', '');
+SELECT pg_catalog.pg_extension_config_dump('seats.change_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('seats.event', '');
+SELECT pg_catalog.pg_extension_config_dump('seats.event_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('seats.incident', '');
+SELECT pg_catalog.pg_extension_config_dump('seats.incident_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('seats.attachment', '');
+
+------------------------------------------------------------------------------
+-- C functions
+------------------------------------------------------------------------------
+
+CREATE FUNCTION seats.member_change_trigger() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'member_change_trigger';
+CREATE FUNCTION seats.member_truncate_trigger() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'member_truncate_trigger';
+
+CREATE FUNCTION seats.customer_message(kind text, org text, lang text DEFAULT NULL) RETURNS text
+    LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'seats_customer_message';
+COMMENT ON FUNCTION seats.customer_message(text, text, text) IS
+    'Runbook §10 customer text: limit_reached, upgrade_applied, downgrade_scheduled (pt_BR or en; default broker_seats.language)';
+
+CREATE FUNCTION seats.cycle_bounds(anchor date, billing_period text, at date)
+    RETURNS TABLE (cycle_start date, cycle_end date)
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE ROWS 1 AS 'MODULE_PATHNAME', 'seats_cycle_bounds';
+COMMENT ON FUNCTION seats.cycle_bounds(date, text, date) IS
+    'The billing cycle [cycle_start, cycle_end) containing "at": boundaries are anchor + k periods, day clamped';
+
+CREATE FUNCTION seats._cycle_boundary(anchor date, billing_period text, k bigint) RETURNS date
+    LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'seats_cycle_boundary';
+CREATE FUNCTION seats._currency(code text) RETURNS text
+    LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'seats_normalize_currency';
+CREATE FUNCTION seats._billing_period(name text) RETURNS text
+    LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'seats_check_billing_period';
+CREATE FUNCTION seats._lock_org(org text) RETURNS void
+    LANGUAGE c AS 'MODULE_PATHNAME', 'seats_lock_org';
+CREATE FUNCTION seats._seat_counts(query text) RETURNS TABLE (org text, counted bigint)
+    LANGUAGE c AS 'MODULE_PATHNAME', 'seats_seat_counts';
+CREATE FUNCTION seats._internal_ddl() RETURNS boolean
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'seats_internal_ddl';
+CREATE FUNCTION seats._boundary_selftest(kind text) RETURNS text
+    LANGUAGE c AS 'MODULE_PATHNAME', 'seats_boundary_selftest';
+COMMENT ON FUNCTION seats._boundary_selftest(text) IS
+    'Raises each failure kind the C++ boundary handles: core, bad_alloc, std, postgres';
+
+------------------------------------------------------------------------------
+-- Audit trail
+------------------------------------------------------------------------------
+
+-- The hash of one event: sha256 over the previous hash and the event's
+-- fields, so editing or removing any event breaks the org's chain.
+CREATE FUNCTION seats._event_hash(prev bytea, id bigint, org text, kind text, at timestamptz,
+                                  actor text, change_id bigint, detail jsonb)
+    RETURNS bytea LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.sha256(COALESCE(prev, '\x'::bytea) OPERATOR(pg_catalog.||)
+        pg_catalog.convert_to(pg_catalog.concat_ws('|', id, org, kind,
+            pg_catalog.to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'),
+            actor, change_id, detail::text), 'UTF8'))
+$$;
+
+-- Appends one event to the org's chain (org NULL: the global chain). The
+-- chain's lock is the org lock, so concurrent writers never fork it.
+CREATE FUNCTION seats._log_event(p_org text, p_kind text, p_detail jsonb DEFAULT '{}',
+                                 p_at timestamptz DEFAULT now(), p_change bigint DEFAULT NULL)
+    RETURNS seats.event LANGUAGE plpgsql
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_prev bytea;
+    v_event seats.event;
+BEGIN
+    PERFORM seats._lock_org(coalesce(p_org, ''));
+    SELECT e.hash INTO v_prev FROM seats.event e
+     WHERE e.org IS NOT DISTINCT FROM p_org ORDER BY e.id DESC LIMIT 1;
+    v_event.id := nextval('seats.event_id_seq');
+    v_event.org := p_org;
+    v_event.kind := p_kind;
+    v_event.at := coalesce(p_at, now());
+    v_event.created_at := clock_timestamp();
+    v_event.actor := session_user;
+    v_event.change_id := p_change;
+    v_event.detail := coalesce(p_detail, '{}');
+    v_event.prev_hash := v_prev;
+    v_event.hash := seats._event_hash(v_prev, v_event.id, p_org, p_kind, v_event.at, v_event.actor,
+                                      p_change, v_event.detail);
+    INSERT INTO seats.event SELECT v_event.*;
+    RETURN v_event;
+END
+$$;
+
+CREATE FUNCTION seats._event_append_only() RETURNS trigger LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION 'seats.event is append-only: % is not allowed', TG_OP
+        USING ERRCODE = 'insufficient_privilege',
+              HINT = 'Audit events are never changed; record a new event instead.';
+END
+$$;
+CREATE TRIGGER event_append_only BEFORE UPDATE OR DELETE ON seats.event
+    FOR EACH ROW EXECUTE FUNCTION seats._event_append_only();
+CREATE TRIGGER event_no_truncate BEFORE TRUNCATE ON seats.event
+    FOR EACH STATEMENT EXECUTE FUNCTION seats._event_append_only();
+
+------------------------------------------------------------------------------
+-- Plans and onboarding
+------------------------------------------------------------------------------
+
+CREATE FUNCTION seats._require(p_value anyelement, p_name text) RETURNS anyelement
+    LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_value IS NULL THEN
+        RAISE EXCEPTION '% must not be null', p_name USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    RETURN p_value;
+END
+$$;
+
+CREATE FUNCTION seats._check_time_zone(p_time_zone text) RETURNS text
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM seats._require(p_time_zone, 'time_zone');
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names WHERE name = p_time_zone) THEN
+        RAISE EXCEPTION 'unknown time_zone "%"', p_time_zone
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use an IANA name such as America/Sao_Paulo (see pg_timezone_names).';
+    END IF;
+    RETURN p_time_zone;
+END
+$$;
+
+CREATE FUNCTION seats.create_plan(code text, seat_price numeric, currency text DEFAULT 'BRL',
+                                  billing_period text DEFAULT 'monthly', proration text DEFAULT 'day',
+                                  name text DEFAULT NULL)
+    RETURNS seats.plan LANGUAGE plpgsql
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_plan seats.plan;
+    v_old seats.plan;
+BEGIN
+    PERFORM seats._require(code, 'code'), seats._require(seat_price, 'seat_price'),
+            seats._require(currency, 'currency'), seats._require(billing_period, 'billing_period'),
+            seats._require(proration, 'proration');
+    IF code = '' THEN
+        RAISE EXCEPTION 'plan code must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF seat_price < 0 THEN
+        RAISE EXCEPTION 'seat_price must not be negative, got %', seat_price
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF proration NOT IN ('day', 'second') THEN
+        RAISE EXCEPTION 'unknown proration "%"', proration
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Use day or second.';
+    END IF;
+    v_plan.code := code;
+    v_plan.name := coalesce(name, code);
+    v_plan.seat_price := seat_price;
+    v_plan.currency := seats._currency(currency);
+    v_plan.billing_period := seats._billing_period(billing_period);
+    v_plan.proration := proration;
+
+    SELECT p.* INTO v_old FROM seats.plan p WHERE p.code = v_plan.code FOR UPDATE;
+    IF FOUND THEN
+        IF (v_old.name, v_old.seat_price, v_old.currency, v_old.billing_period, v_old.proration)
+           IS NOT DISTINCT FROM
+           (v_plan.name, v_plan.seat_price, v_plan.currency, v_plan.billing_period, v_plan.proration) THEN
+            RETURN v_old;  -- same plan again: nothing to do
+        END IF;
+        UPDATE seats.plan p SET name = v_plan.name, seat_price = v_plan.seat_price,
+               currency = v_plan.currency, billing_period = v_plan.billing_period,
+               proration = v_plan.proration, updated_at = now()
+         WHERE p.code = v_plan.code RETURNING p.* INTO v_plan;
+        PERFORM seats._log_event(NULL, 'plan_changed',
+                                 jsonb_build_object('plan', v_plan.code, 'before', to_jsonb(v_old),
+                                                    'after', to_jsonb(v_plan)));
+    ELSE
+        INSERT INTO seats.plan (code, name, seat_price, currency, billing_period, proration)
+        VALUES (v_plan.code, v_plan.name, v_plan.seat_price, v_plan.currency, v_plan.billing_period,
+                v_plan.proration)
+        RETURNING * INTO v_plan;
+        PERFORM seats._log_event(NULL, 'plan_created', jsonb_build_object('plan', to_jsonb(v_plan)));
+    END IF;
+    RETURN v_plan;
+END
+$$;
+
+-- The local midnight starting `p_day` in `p_time_zone`. Where DST skips
+-- midnight, PostgreSQL resolves the missing local time with the offset in
+-- force before the jump, which is the first instant of that local day.
+CREATE FUNCTION seats._local_midnight(p_day date, p_time_zone text) RETURNS timestamptz
+    LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT (p_day::timestamp AT TIME ZONE p_time_zone) $$;
+
+CREATE FUNCTION seats.onboard(org text, plan text, seat_limit int,
+                              cycle_start date DEFAULT current_date,
+                              time_zone text DEFAULT 'America/Sao_Paulo')
+    RETURNS seats.subscription LANGUAGE plpgsql
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_plan seats.plan;
+    v_sub seats.subscription;
+    v_today date;
+    v_start date;
+    v_end date;
+    v_used bigint;
+    v_change seats.change;
+BEGIN
+    PERFORM seats._require(org, 'org'), seats._require(plan, 'plan'),
+            seats._require(seat_limit, 'seat_limit'), seats._require(cycle_start, 'cycle_start');
+    IF org = '' THEN
+        RAISE EXCEPTION 'org must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF seat_limit < 0 THEN
+        RAISE EXCEPTION 'seat_limit must not be negative, got %', seat_limit
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT isfinite(cycle_start) THEN
+        RAISE EXCEPTION 'cycle_start must be a finite date, got %', cycle_start
+            USING ERRCODE = 'datetime_field_overflow';
+    END IF;
+    PERFORM seats._check_time_zone(time_zone);
+    SELECT p.* INTO v_plan FROM seats.plan p WHERE p.code = onboard.plan;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown plan "%"', plan
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Create it first with seats.create_plan().';
+    END IF;
+
+    PERFORM seats._lock_org(org);
+    SELECT s.* INTO v_sub FROM seats.subscription s WHERE s.org = onboard.org;
+    IF FOUND THEN
+        IF v_sub.plan = v_plan.code AND v_sub.seat_limit = onboard.seat_limit
+           AND v_sub.cycle_anchor = onboard.cycle_start AND v_sub.time_zone = onboard.time_zone THEN
+            RETURN v_sub;  -- the same onboarding replayed
+        END IF;
+        RAISE EXCEPTION 'organization "%" is already onboarded (plan %, % seats)', org, v_sub.plan,
+                        v_sub.seat_limit
+            USING ERRCODE = 'SB004',
+                  HINT = 'Change its seats with seats.upgrade() or seats.schedule_downgrade().';
+    END IF;
+
+    -- SPEC §7: a start today or later opens the first cycle there; a start
+    -- in the past makes the current cycle the one containing today (local).
+    v_today := (now() AT TIME ZONE time_zone)::date;
+    IF cycle_start >= v_today THEN
+        v_start := cycle_start;
+        v_end := seats._cycle_boundary(cycle_start, v_plan.billing_period, 1);
+    ELSE
+        SELECT b.cycle_start, b.cycle_end INTO v_start, v_end
+          FROM seats.cycle_bounds(cycle_start, v_plan.billing_period, v_today) b;
+    END IF;
+
+    -- Brokers already in attached tables are counted (and may exceed the limit).
+    SELECT coalesce(sum(c.counted), 0) INTO v_used
+      FROM seats._seat_counts(seats._count_sql(org)) c;
+
+    INSERT INTO seats.subscription (org, plan, seat_limit, seats_used, cycle_anchor, cycle_start,
+                                    cycle_end, time_zone)
+    VALUES (org, v_plan.code, seat_limit, v_used, cycle_start,
+            seats._local_midnight(v_start, time_zone), seats._local_midnight(v_end, time_zone), time_zone)
+    RETURNING * INTO v_sub;
+
+    INSERT INTO seats.change (org, kind, from_limit, to_limit, status, requested_at, applied_at,
+                              effective_at, plan, seat_price, currency, cycle_start, cycle_end)
+    VALUES (org, 'onboard', NULL, seat_limit, 'applied', now(), now(), v_sub.cycle_start, v_plan.code,
+            v_plan.seat_price, v_plan.currency, v_sub.cycle_start, v_sub.cycle_end)
+    RETURNING * INTO v_change;
+
+    PERFORM seats._log_event(org, 'onboard',
+                             jsonb_build_object('plan', v_plan.code, 'seat_limit', seat_limit,
+                                                'seats_used', v_used, 'cycle_start', v_sub.cycle_start,
+                                                'cycle_end', v_sub.cycle_end, 'time_zone', time_zone),
+                             now(), v_change.id);
+    RETURN v_sub;
+END
+$$;
+
+------------------------------------------------------------------------------
+-- Attachment of member tables
+------------------------------------------------------------------------------
+
+-- The query counting seats per org in one attached relation (ONLY that
+-- relation when p_only, else its whole partition tree), optionally for one org.
+CREATE FUNCTION seats._member_count_sql(p_rel regclass, p_org_column text, p_role_column text,
+                                        p_active_column text, p_roles text[], p_only boolean,
+                                        p_org text DEFAULT NULL)
+    RETURNS text LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_active_type regtype;
+    v_active_pred text;
+BEGIN
+    SELECT a.atttypid INTO v_active_type FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid = p_rel AND a.attname = p_active_column AND NOT a.attisdropped;
+    v_active_pred := CASE WHEN v_active_type = 'boolean'::regtype
+                          THEN format('%I IS TRUE', p_active_column)
+                          ELSE format('%I IS NULL', p_active_column) END;
+    RETURN format('SELECT %1$I::text COLLATE "C" AS org, count(*)::bigint AS counted FROM %2$s %3$s'
+                  ' WHERE %1$I IS NOT NULL AND %4$I::text OPERATOR(pg_catalog.=) ANY (%5$L::text[]) AND %6$s'
+                  '%7$s GROUP BY 1',
+                  p_org_column, CASE WHEN p_only THEN 'ONLY' ELSE '' END, p_rel::text, p_role_column,
+                  p_roles, v_active_pred,
+                  CASE WHEN p_org IS NULL THEN ''
+                       ELSE format(' AND %I::text OPERATOR(pg_catalog.=) %L', p_org_column, p_org) END);
+END
+$$;
+
+-- Seats per org over every attached table (for one org, or all).
+CREATE FUNCTION seats._count_sql(p_org text DEFAULT NULL) RETURNS text
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(
+        'SELECT org, sum(counted)::bigint FROM ('
+        || string_agg(seats._member_count_sql(a.relid, a.org_column, a.role_column, a.active_column,
+                                              a.seat_roles, false, p_org), ' UNION ALL ')
+        || ') c GROUP BY org',
+        'SELECT NULL::text, NULL::bigint WHERE false')
+      FROM seats.attachment a
+$$;
+
+-- Recounts subscriptions (one org, or all) under their org locks, fixes
+-- seats_used where it drifted and audits each fix.
+CREATE FUNCTION seats._recount(p_org text, p_reason text)
+    RETURNS TABLE (org text, counted int, recorded int, fixed boolean)
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+BEGIN
+    -- Lock in the one org order every writer uses (byte order), then count:
+    -- the counts then include every seat committed before the locks.
+    PERFORM seats._lock_org(s.org)
+       FROM seats.subscription s
+      WHERE p_org IS NULL OR s.org = p_org
+      ORDER BY s.org COLLATE "C";
+    FOR r IN
+        SELECT s.org, coalesce(c.counted, 0)::int AS counted, s.seats_used AS recorded
+          FROM seats.subscription s
+          LEFT JOIN seats._seat_counts(seats._count_sql(p_org)) c ON c.org = s.org
+         WHERE p_org IS NULL OR s.org = p_org
+         ORDER BY s.org COLLATE "C"
+    LOOP
+        org := r.org;
+        counted := r.counted;
+        recorded := r.recorded;
+        fixed := r.counted <> r.recorded;
+        IF fixed THEN
+            UPDATE seats.subscription s SET seats_used = r.counted, updated_at = now() WHERE s.org = r.org;
+            PERFORM seats._log_event(r.org, 'counter_fixed',
+                                     jsonb_build_object('recorded', r.recorded, 'counted', r.counted,
+                                                        'reason', p_reason));
+        END IF;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+
+-- Installs the enforcement triggers on one relation (table or partition).
+CREATE FUNCTION seats._install_triggers(p_rel regclass, p_att seats.attachment) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_args text;
+BEGIN
+    SELECT string_agg(quote_literal(x), ', ' ORDER BY n) INTO v_args
+      FROM unnest(ARRAY[p_att.org_column::text, p_att.role_column::text, p_att.active_column::text]
+                  || p_att.seat_roles) WITH ORDINALITY AS u(x, n);
+    EXECUTE format('CREATE TRIGGER broker_seats_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS '
+                   'broker_seats_new FOR EACH STATEMENT EXECUTE FUNCTION seats.member_change_trigger(%s)',
+                   p_rel, v_args);
+    EXECUTE format('CREATE TRIGGER broker_seats_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS '
+                   'broker_seats_old NEW TABLE AS broker_seats_new FOR EACH STATEMENT '
+                   'EXECUTE FUNCTION seats.member_change_trigger(%s)', p_rel, v_args);
+    EXECUTE format('CREATE TRIGGER broker_seats_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS '
+                   'broker_seats_old FOR EACH STATEMENT EXECUTE FUNCTION seats.member_change_trigger(%s)',
+                   p_rel, v_args);
+    EXECUTE format('CREATE TRIGGER broker_seats_truncate BEFORE TRUNCATE ON %s '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION seats.member_truncate_trigger(%s)', p_rel, v_args);
+END
+$$;
+
+CREATE FUNCTION seats._drop_triggers(p_rel regclass) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t name;
+BEGIN
+    FOR t IN SELECT tg.tgname FROM pg_catalog.pg_trigger tg
+              WHERE tg.tgrelid = p_rel AND tg.tgname IN ('broker_seats_insert', 'broker_seats_update',
+                                                         'broker_seats_delete', 'broker_seats_truncate')
+    LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', t, p_rel);
+    END LOOP;
+END
+$$;
+
+-- A table and, when partitioned, every member of its partition tree
+-- (pg_partition_tree() alone returns nothing for a plain table).
+CREATE FUNCTION seats._relation_tree(p_rel regclass) RETURNS SETOF regclass
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT p_rel
+    UNION
+    SELECT t.relid FROM pg_catalog.pg_partition_tree(p_rel) t
+$$;
+
+-- Relations that carry (or should carry) enforcement triggers.
+CREATE VIEW seats.attached_relation AS
+    SELECT a.relid AS attachment, t.relation
+      FROM seats.attachment a, seats._relation_tree(a.relid) AS t(relation);
+
+-- Brings the triggers in line with the attachments: installs them on
+-- partitions created or attached since, removes them from detached ones.
+-- Returns true when it changed anything.
+CREATE FUNCTION seats._sync_triggers() RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+    v_changed boolean := false;
+BEGIN
+    PERFORM set_config('broker_seats.internal_ddl', 'on', true);
+    FOR r IN
+        SELECT ar.relation, a AS att
+          FROM seats.attached_relation ar JOIN seats.attachment a ON a.relid = ar.attachment
+         WHERE (SELECT count(*) FROM pg_catalog.pg_trigger tg
+                 WHERE tg.tgrelid = ar.relation AND tg.tgname LIKE 'broker\_seats\_%') < 4
+    LOOP
+        PERFORM seats._drop_triggers(r.relation);
+        PERFORM seats._install_triggers(r.relation, r.att);
+        v_changed := true;
+    END LOOP;
+    FOR r IN
+        SELECT DISTINCT tg.tgrelid::regclass AS relation
+          FROM pg_catalog.pg_trigger tg
+          JOIN pg_catalog.pg_proc p ON p.oid = tg.tgfoid
+          JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+         WHERE n.nspname = 'seats' AND p.proname IN ('member_change_trigger', 'member_truncate_trigger')
+           AND tg.tgrelid NOT IN (SELECT ar.relation FROM seats.attached_relation ar)
+    LOOP
+        PERFORM seats._drop_triggers(r.relation);
+        v_changed := true;
+    END LOOP;
+    PERFORM set_config('broker_seats.internal_ddl', 'off', true);
+    RETURN v_changed;
+END
+$$;
+
+CREATE FUNCTION seats.attach(member_table regclass, org_column name DEFAULT 'org_id',
+                             role_column name DEFAULT 'role', active_column name DEFAULT 'active',
+                             seat_roles text[] DEFAULT '{broker}')
+    RETURNS void LANGUAGE plpgsql
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_kind "char";
+    v_org_type regtype;
+    v_role_type regtype;
+    v_active_type regtype;
+    v_att seats.attachment;
+    v_rel regclass;
+BEGIN
+    PERFORM seats._require(member_table, 'member_table'), seats._require(org_column, 'org_column'),
+            seats._require(role_column, 'role_column'), seats._require(active_column, 'active_column'),
+            seats._require(seat_roles, 'seat_roles');
+    SELECT c.relkind INTO v_kind FROM pg_catalog.pg_class c WHERE c.oid = member_table;
+    IF v_kind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION 'member_table % must be a table or a partitioned table', member_table
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+                WHERE i.inhparent = member_table AND NOT c.relispartition) THEN
+        RAISE EXCEPTION 'member_table % has inheritance children', member_table
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Attach each child, or use declarative partitioning.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_partition_ancestors(member_table) x
+                WHERE x.relid <> member_table AND x.relid IN (SELECT relid FROM seats.attachment)) THEN
+        RAISE EXCEPTION 'member_table % is a partition of an attached table', member_table
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF cardinality(seat_roles) = 0 OR array_position(seat_roles, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'seat_roles must name at least one role and no NULL'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    SELECT a.atttypid INTO v_org_type FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid = member_table AND a.attname = org_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'org_column "%" does not exist in %', org_column, member_table
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF v_org_type NOT IN ('bigint'::regtype, 'integer'::regtype, 'uuid'::regtype, 'text'::regtype,
+                          'character varying'::regtype) THEN
+        RAISE EXCEPTION 'org_column "%" is %, expected bigint, integer, uuid or text', org_column, v_org_type
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT a.atttypid INTO v_role_type FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid = member_table AND a.attname = role_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'role_column "%" does not exist in %', role_column, member_table
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT a.atttypid INTO v_active_type FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid = member_table AND a.attname = active_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'active_column "%" does not exist in %', active_column, member_table
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF v_active_type NOT IN ('boolean'::regtype, 'timestamp with time zone'::regtype,
+                             'timestamp without time zone'::regtype, 'date'::regtype) THEN
+        RAISE EXCEPTION 'active_column "%" is %, expected boolean (true = active) or a nullable timestamp (NULL = active)',
+                        active_column, v_active_type
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    v_att := ROW(member_table, org_column, role_column, active_column,
+                 CASE WHEN v_active_type = 'boolean'::regtype THEN 'boolean' ELSE 'timestamp' END,
+                 seat_roles, now())::seats.attachment;
+
+    -- Lock the table against writes while triggers go in and seats are recounted.
+    EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', member_table);
+    PERFORM set_config('broker_seats.internal_ddl', 'on', true);
+    FOR v_rel IN SELECT t FROM seats._relation_tree(member_table) t LOOP
+        PERFORM seats._drop_triggers(v_rel);
+        PERFORM seats._install_triggers(v_rel, v_att);
+    END LOOP;
+    PERFORM set_config('broker_seats.internal_ddl', 'off', true);
+    INSERT INTO seats.attachment VALUES (v_att.*)
+        ON CONFLICT (relid) DO UPDATE SET org_column = EXCLUDED.org_column,
+            role_column = EXCLUDED.role_column, active_column = EXCLUDED.active_column,
+            active_kind = EXCLUDED.active_kind, seat_roles = EXCLUDED.seat_roles,
+            attached_at = EXCLUDED.attached_at;
+    PERFORM seats._log_event(NULL, 'attach', jsonb_build_object('table', member_table::text,
+        'org_column', org_column, 'role_column', role_column, 'active_column', active_column,
+        'seat_roles', seat_roles));
+    PERFORM seats._recount(NULL, 'attach ' || member_table::text);
+END
+$$;
+
+CREATE FUNCTION seats.detach(member_table regclass) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_rel regclass;
+BEGIN
+    PERFORM seats._require(member_table, 'member_table');
+    IF NOT EXISTS (SELECT 1 FROM seats.attachment a WHERE a.relid = member_table) THEN
+        RAISE EXCEPTION 'table % is not attached', member_table USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', member_table);
+    PERFORM set_config('broker_seats.internal_ddl', 'on', true);
+    FOR v_rel IN SELECT t FROM seats._relation_tree(member_table) t LOOP
+        PERFORM seats._drop_triggers(v_rel);
+    END LOOP;
+    PERFORM set_config('broker_seats.internal_ddl', 'off', true);
+    DELETE FROM seats.attachment a WHERE a.relid = member_table;
+    PERFORM seats._log_event(NULL, 'detach', jsonb_build_object('table', member_table::text));
+    PERFORM seats._recount(NULL, 'detach ' || member_table::text);
+END
+$$;
+
+-- Keeps enforcement whole across DDL on member tables: new partitions get
+-- the triggers, attached or detached partitions are recounted, and nobody
+-- (not even the table's owner) drops or disables an enforcement trigger
+-- except through seats.detach().
+CREATE FUNCTION seats._ddl_guard() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_rel regclass;
+BEGIN
+    IF seats._internal_ddl() OR NOT EXISTS (SELECT 1 FROM seats.attachment) THEN
+        RETURN;
+    END IF;
+    SELECT tg.tgrelid::regclass INTO v_rel
+      FROM pg_catalog.pg_trigger tg JOIN seats.attached_relation ar ON ar.relation = tg.tgrelid
+     WHERE tg.tgname LIKE 'broker\_seats\_%' AND tg.tgenabled <> 'O'
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'enforcement triggers on % cannot be disabled', v_rel
+            USING ERRCODE = 'object_in_use', HINT = 'Use seats.detach() to stop enforcing seats on a table.';
+    END IF;
+    IF tg_tag = 'DROP TRIGGER' THEN
+        SELECT ar.relation INTO v_rel FROM seats.attached_relation ar
+         WHERE (SELECT count(*) FROM pg_catalog.pg_trigger tg
+                 WHERE tg.tgrelid = ar.relation AND tg.tgname LIKE 'broker\_seats\_%') < 4
+         LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'enforcement triggers on % cannot be dropped', v_rel
+                USING ERRCODE = 'object_in_use', HINT = 'Use seats.detach() to stop enforcing seats on a table.';
+        END IF;
+    END IF;
+    -- New partitions get triggers; ATTACH/DETACH PARTITION moved rows in or
+    -- out without row events, so recount.
+    IF seats._sync_triggers() AND tg_tag = 'ALTER TABLE' THEN
+        PERFORM seats._recount(NULL, 'partition attached or detached');
+    END IF;
+END
+$$;
+
+CREATE FUNCTION seats._drop_guard() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_gone boolean := false;
+BEGIN
+    IF seats._internal_ddl() THEN
+        RETURN;
+    END IF;
+    -- A dropped attached table leaves no attachment behind.
+    DELETE FROM seats.attachment a
+     WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = a.relid);
+    v_gone := FOUND;
+    -- A dropped partition took its rows without row events.
+    IF v_gone OR EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger_dropped_objects() d
+                          WHERE d.object_type = 'trigger' AND d.object_identity LIKE 'broker\_seats\_%') THEN
+        PERFORM seats._recount(NULL, 'member table or partition dropped');
+    END IF;
+END
+$$;
+
+CREATE EVENT TRIGGER broker_seats_ddl_guard ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'DROP TRIGGER', 'ALTER TRIGGER')
+    EXECUTE FUNCTION seats._ddl_guard();
+CREATE EVENT TRIGGER broker_seats_drop_guard ON sql_drop
+    WHEN TAG IN ('DROP TABLE')
+    EXECUTE FUNCTION seats._drop_guard();
+
+------------------------------------------------------------------------------
+-- Monitoring and repair
+------------------------------------------------------------------------------
+
+CREATE VIEW seats.usage AS
+    SELECT s.org,
+           s.plan,
+           s.seat_limit,
+           s.seats_used,
+           greatest(s.seat_limit - s.seats_used, 0) AS seats_free,
+           s.seats_used > s.seat_limit AS over_limit,
+           d.to_limit AS pending_downgrade_limit,
+           d.effective_at AS pending_downgrade_effective_at,
+           s.cycle_start,
+           s.cycle_end,
+           s.frozen
+      FROM seats.subscription s
+      LEFT JOIN LATERAL (
+            SELECT c.to_limit, c.effective_at FROM seats.change c
+             WHERE c.org = s.org AND c.kind = 'downgrade' AND c.status IN ('scheduled', 'blocked', 'held')
+             ORDER BY c.id DESC LIMIT 1) d ON true;
+COMMENT ON VIEW seats.usage IS 'Seats per organization: used/limit, free, over limit, pending downgrade, cycle';
+
+CREATE FUNCTION seats._revalidate(p_org text)
+    RETURNS TABLE (org text, counted int, recorded int, fixed boolean)
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_org IS NOT NULL AND NOT EXISTS (SELECT 1 FROM seats.subscription s WHERE s.org = p_org) THEN
+        RAISE EXCEPTION 'organization "%" has no subscription', p_org
+            USING ERRCODE = 'SB002', HINT = 'Onboard it first with seats.onboard().';
+    END IF;
+    RETURN QUERY SELECT * FROM seats._recount(p_org, 'revalidate');
+END
+$$;
+
+-- SQL, not PL/pgSQL: the fixed signature reuses "org" for input and output.
+CREATE FUNCTION seats.revalidate(org text DEFAULT NULL)
+    RETURNS TABLE (org text, counted int, recorded int, fixed boolean)
+    LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM seats._revalidate($1) $$;
+COMMENT ON FUNCTION seats.revalidate(text) IS
+    'Recounts seats from the attached tables, fixes drifted counters and audits each fix';
+
+------------------------------------------------------------------------------
+-- Privileges: PUBLIC gets nothing that writes.
+------------------------------------------------------------------------------
+
+REVOKE ALL ON ALL TABLES IN SCHEMA seats FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA seats FROM PUBLIC;
+REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA seats FROM PUBLIC;
+GRANT USAGE ON SCHEMA seats TO PUBLIC;
+-- Pure calculations and texts write nothing.
+GRANT EXECUTE ON FUNCTION seats.customer_message(text, text, text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION seats.cycle_bounds(date, text, date) TO PUBLIC;

@@ -1,0 +1,54 @@
+#include "core/messages.hpp"
+
+#include <gtest/gtest.h>
+
+#include "core/error.hpp"
+
+namespace core = broker_seats::core;
+
+TEST(Messages, RunbookTextsInPortuguese) {
+  EXPECT_EQ(core::customer_message("limit_reached", core::Language::pt_BR),
+            "Seu plano atingiu o limite de corretores ativos. Posso te ajudar a liberar assento desativando um "
+            "corretor inativo ou aplicar upgrade imediato com pró-rata.");
+  EXPECT_EQ(core::customer_message("upgrade_applied", core::Language::pt_BR),
+            "Upgrade confirmado. Seu novo limite de corretores já está ativo e disponível no CRM.");
+  EXPECT_EQ(core::customer_message("downgrade_scheduled", core::Language::pt_BR),
+            "Downgrade registrado e programado para o próximo ciclo, sem impacto no seu acesso atual.");
+}
+
+TEST(Messages, EnglishAndUnknownKind) {
+  EXPECT_NE(core::customer_message("limit_reached", core::Language::en).find("limit of active brokers"),
+            std::string::npos);
+  try {
+    core::customer_message("nope", core::Language::en);
+    FAIL() << "expected an error";
+  } catch (const core::Error &e) {
+    EXPECT_EQ(e.code(), core::ErrorCode::invalid_argument);
+    EXPECT_STREQ(core::sqlstate_of(e.code()), "22023");
+  }
+}
+
+TEST(Messages, Languages) {
+  EXPECT_EQ(core::parse_language("pt_BR"), core::Language::pt_BR);
+  EXPECT_EQ(core::parse_language("en"), core::Language::en);
+  EXPECT_THROW(core::parse_language("fr"), core::Error);
+}
+
+TEST(Messages, NoFreeSeatCarriesUsageAndOptions) {
+  const core::Error e = core::no_free_seat("acme", 2, 2, 1, core::Language::en);
+  EXPECT_EQ(e.code(), core::ErrorCode::no_free_seat);
+  EXPECT_STREQ(core::sqlstate_of(e.code()), "SB001");
+  EXPECT_EQ(std::string(e.what()), core::customer_message("limit_reached", core::Language::en));
+  EXPECT_NE(e.detail().find("2/2"), std::string::npos);
+  EXPECT_NE(e.hint().find("upgrade"), std::string::npos);
+  EXPECT_NE(e.hint().find("Deactivate"), std::string::npos);
+  const core::Error bulk = core::no_free_seat("acme", 0, 2, 3, core::Language::en);
+  EXPECT_NE(bulk.detail().find("0/2"), std::string::npos);
+  EXPECT_NE(bulk.detail().find("3 more"), std::string::npos);
+}
+
+TEST(Messages, NoSubscription) {
+  const core::Error e = core::no_subscription("acme");
+  EXPECT_STREQ(core::sqlstate_of(e.code()), "SB002");
+  EXPECT_NE(std::string(e.what()).find("acme"), std::string::npos);
+}

@@ -78,9 +78,11 @@ SPIPlanPtr usage_plan() {
 
 int execute_latest(SPIPlanPtr plan, Datum *values, bool read_only) {
   // The org lock is held: the latest snapshot shows every committed change
-  // to the counter and none can commit until we do.
+  // to the counter and none can commit until we do. AFTER triggers the
+  // statement queues fire inside this call: left to the caller's query
+  // level (TRUNCATE's, say) they would outlive its executor state.
   const int rc = SPI_execute_snapshot(plan, values, nullptr, GetLatestSnapshot(), InvalidSnapshot, read_only,
-                                      false, 0);
+                                      true, 0);
   if (rc < 0) elog(ERROR, "SPI_execute_snapshot failed: %s", SPI_result_code_string(rc));
   return rc;
 }

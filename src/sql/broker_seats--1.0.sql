@@ -537,6 +537,14 @@ CREATE VIEW seats.attached_relation AS
     SELECT a.relid AS attachment, t.relation
       FROM seats.attachment a, seats._relation_tree(a.relid) AS t(relation);
 
+CREATE FUNCTION seats._trigger_count(p_rel regclass) RETURNS int
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT count(*)::int FROM pg_catalog.pg_trigger tg
+     WHERE tg.tgrelid = p_rel AND tg.tgname IN ('broker_seats_insert', 'broker_seats_update',
+                                                'broker_seats_delete', 'broker_seats_truncate')
+$$;
+
 -- Brings the triggers in line with the attachments: installs them on
 -- partitions created or attached since, removes them from detached ones.
 -- Returns true when it changed anything.
@@ -548,11 +556,14 @@ DECLARE
     v_changed boolean := false;
 BEGIN
     PERFORM set_config('broker_seats.internal_ddl', 'on', true);
+    -- Only where the attached table itself has its triggers: while
+    -- pg_restore rebuilds a database the table and its partitions have none
+    -- yet (triggers come in post-data), and restoring them must not collide.
     FOR r IN
         SELECT ar.relation, a AS att
           FROM seats.attached_relation ar JOIN seats.attachment a ON a.relid = ar.attachment
-         WHERE (SELECT count(*) FROM pg_catalog.pg_trigger tg
-                 WHERE tg.tgrelid = ar.relation AND tg.tgname LIKE 'broker\_seats\_%') < 4
+         WHERE seats._trigger_count(ar.relation) < 4
+           AND seats._trigger_count(a.relid) = 4
     LOOP
         PERFORM seats._drop_triggers(r.relation);
         PERFORM seats._install_triggers(r.relation, r.att);
@@ -711,8 +722,7 @@ BEGIN
     END IF;
     IF tg_tag = 'DROP TRIGGER' THEN
         SELECT ar.relation INTO v_rel FROM seats.attached_relation ar
-         WHERE (SELECT count(*) FROM pg_catalog.pg_trigger tg
-                 WHERE tg.tgrelid = ar.relation AND tg.tgname LIKE 'broker\_seats\_%') < 4
+         WHERE seats._trigger_count(ar.relation) < 4
          LIMIT 1;
         IF FOUND THEN
             RAISE EXCEPTION 'enforcement triggers on % cannot be dropped', v_rel

@@ -1,61 +1,86 @@
 #!/usr/bin/env bash
-# Every test of broker_seats against a throwaway cluster: GoogleTest unit
-# tests (ctest), pg_regress (sql/, expected/) and pg_isolation_regress
-# (test/isolation/). Assumes the extension is built and installed (make test
-# does both). Prints a summary and exits non-zero on any failure.
+# Every test of broker_seats: GoogleTest unit tests (ctest), pg_regress
+# (sql/, expected/), pg_isolation_regress (test/isolation/) against a
+# throwaway cluster, and the TAP tests (test/t/, PostgreSQL::Test::Cluster).
+# Assumes the extension is built and installed (make test does both).
+# Prints a summary and exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
 source scripts/cluster.sh
 
 PGXS_DIR=$(dirname "$(/usr/lib/postgresql/15/bin/pg_config --pgxs)")/..
 PG_REGRESS=$PGXS_DIR/test/regress/pg_regress
 PG_ISOLATION_REGRESS=$PGXS_DIR/test/isolation/pg_isolation_regress
+logs=$(mktemp -d /tmp/broker_seats_logs.XXXXXX)
 
 declare -a summary
-failed=0
-record() { # name status
-  summary+=("$(printf '%-14s %s' "$1" "$2")")
-  [ "$2" = ok ] || failed=1
+total_passed=0
+total_failed=0
+record() { # suite passed failed
+  summary+=("$(printf '%-10s %4d passed, %d failed' "$1" "$2" "$3")")
+  total_passed=$((total_passed + $2))
+  total_failed=$((total_failed + $3))
+}
+
+# pg_regress and pg_isolation_regress print "All N tests passed." or
+# "F of N tests failed."
+record_regress() { # suite log
+  local n f
+  if n=$(grep -oE 'All [0-9]+ tests passed' "$2" | grep -oE '[0-9]+'); then
+    record "$1" "$n" 0
+  elif read -r f n < <(grep -oE '[0-9]+ of [0-9]+ tests failed' "$2" | awk '{print $1, $3}'); then
+    record "$1" $((n - f)) "$f"
+  else
+    record "$1" 0 1
+  fi
 }
 
 # 1. Unit tests of the pure C++ core.
-if bash scripts/run-unit.sh; then record unit ok; else record unit FAILED; fi
-
-# 2. A throwaway cluster; the suites run from a copy the postgres user owns.
-cluster_start || { echo "could not start a cluster"; exit 1; }
-work=$CLUSTER_DIR/work
-mkdir -p "$work"
-cp -r sql expected "$work/"
-mkdir -p "$work/isolation" && cp -r test/isolation/specs test/isolation/expected "$work/isolation/"
-chown -R "$PGUSER_OS" "$work"
-
-regress_tests=$(cd sql && ls *.sql | sed 's/\.sql$//' | sort | tr '\n' ' ')
-if (cd "$work" && as_pg "$PG_REGRESS" --host="$PGHOST" --port="$PGPORT" --user=postgres \
-      --inputdir=. --outputdir=regress_out --dbname=broker_seats_regress $regress_tests); then
-  record regress ok
+bash scripts/run-unit.sh 2>&1 | tee "$logs/unit.log"
+if read -r f n < <(grep -oE '[0-9]+ tests failed out of [0-9]+' "$logs/unit.log" | awk '{print $1, $6}'); then
+  record unit $((n - f)) "$f"
 else
-  record regress FAILED
-  cat "$work/regress_out/regression.diffs" 2>/dev/null | head -200
+  record unit 0 1
 fi
 
-iso_tests=$(cd test/isolation/specs && ls *.spec | sed 's/\.spec$//' | sort | tr '\n' ' ')
-if (cd "$work/isolation" && as_pg "$PG_ISOLATION_REGRESS" --host="$PGHOST" --port="$PGPORT" \
-      --user=postgres --inputdir=. --outputdir=iso_out --dbname=broker_seats_isolation $iso_tests); then
-  record isolation ok
+# 2. pg_regress and isolation against one throwaway cluster, run from a copy
+# the postgres user owns.
+if cluster_start; then
+  work=$CLUSTER_DIR/work
+  mkdir -p "$work/isolation"
+  cp -r sql expected "$work/"
+  cp -r test/isolation/specs test/isolation/expected "$work/isolation/"
+  chown -R "$PGUSER_OS" "$work"
+
+  regress_tests=$(cd sql && ls *.sql | sed 's/\.sql$//' | sort | tr '\n' ' ')
+  (cd "$work" && as_pg "$PG_REGRESS" --host="$PGHOST" --port="$PGPORT" --user=postgres \
+      --inputdir=. --outputdir=regress_out --dbname=broker_seats_regress $regress_tests) 2>&1 | tee "$logs/regress.log"
+  record_regress regress "$logs/regress.log"
+  cat "$work/regress_out/regression.diffs" 2>/dev/null | head -300
+
+  iso_tests=$(cd test/isolation/specs && ls *.spec | sed 's/\.spec$//' | sort | tr '\n' ' ')
+  (cd "$work/isolation" && as_pg "$PG_ISOLATION_REGRESS" --host="$PGHOST" --port="$PGPORT" \
+      --user=postgres --inputdir=. --outputdir=iso_out --dbname=broker_seats_isolation $iso_tests) 2>&1 | tee "$logs/isolation.log"
+  record_regress isolation "$logs/isolation.log"
+  cat "$work/isolation/iso_out/regression.diffs" 2>/dev/null | head -300
+  cluster_stop
+  trap - EXIT
 else
-  record isolation FAILED
-  cat "$work/isolation/iso_out/regression.diffs" 2>/dev/null | head -200
+  echo "could not start a cluster"
+  record regress 0 1
 fi
 
-# 3. TAP tests (PostgreSQL::Test::Cluster), each starting its own cluster.
-if ls test/t/*.pl >/dev/null 2>&1; then
-  if bash scripts/run-tap.sh; then record tap ok; else record tap FAILED; fi
+# 3. TAP tests, each starting its own cluster.
+bash scripts/run-tap.sh 2>&1 | tee "$logs/tap.log"
+if grep -q '^Result: PASS' "$logs/tap.log"; then
+  record tap "$(grep -cE '^ok [0-9]+' "$logs/tap.log")" 0
+else
+  record tap "$(grep -cE '^ok [0-9]+' "$logs/tap.log")" "$(grep -cE '^not ok' "$logs/tap.log" | sed 's/^0$/1/')"
 fi
+rm -rf "$logs"
 
-cluster_stop
-trap - EXIT
 echo
 echo "== broker_seats test summary"
 printf '%s\n' "${summary[@]}"
-exit $failed
+echo "total: $total_passed passed, $total_failed failed"
+[ "$total_failed" -eq 0 ]

@@ -90,3 +90,12 @@ SELECT count(*) AS triggers_left FROM pg_trigger WHERE tgrelid = 'crm_int'::regc
 INSERT INTO crm_int VALUES (7, 'broker', true), (7, 'broker', true);
 SELECT org, seats_used FROM seats.subscription WHERE org = '7';
 SELECT relid, org_column, role_column, active_column, active_kind, seat_roles FROM seats.attachment ORDER BY relid::text;
+
+-- Seat columns of an attached table cannot be renamed, dropped or retyped
+-- from under the triggers; other DDL goes through.
+SELECT try($$ALTER TABLE crm_bigint RENAME COLUMN org_id TO organization_id$$);
+SELECT try($$ALTER TABLE crm_legacy DROP COLUMN active$$);
+SELECT try($$ALTER TABLE crm_legacy ALTER COLUMN org_id TYPE numeric USING 0$$);
+ALTER TABLE crm_bigint ADD COLUMN email text;
+ALTER TABLE crm_bigint RENAME COLUMN email TO mail;
+INSERT INTO crm_bigint (org_id, role, mail) VALUES (101, 'owner', 'x@example.com');

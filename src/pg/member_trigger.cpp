@@ -61,8 +61,15 @@ core::MemberSeat read_member(const MemberColumns &cols, TupleTableSlot *slot) {
   return seat;
 }
 
-void collect(const core::MemberSeat &seat, int sign, CollectedChanges *out) {
-  if (core::consumes_seat(seat)) out->items[out->count++] = core::SeatChange{*seat.org, sign};
+// Records what the row's transition (old -> new; a missing side is an
+// INSERT or a DELETE) does to seats, by the core's rules.
+void collect(const std::optional<core::MemberSeat> &before, const std::optional<core::MemberSeat> &after,
+             CollectedChanges *out) {
+  const core::Transition t = core::classify(before, after);
+  if (t.kind == core::TransitionKind::release || t.kind == core::TransitionKind::move)
+    out->items[out->count++] = core::SeatChange{t.from, -1};
+  if (t.kind == core::TransitionKind::acquire || t.kind == core::TransitionKind::move)
+    out->items[out->count++] = core::SeatChange{t.to, +1};
 }
 
 bool same_column(TupleTableSlot *a, TupleTableSlot *b, AttrNumber att, bool byval, int16 len) {
@@ -104,13 +111,17 @@ CollectedChanges collect_changes(const TriggerData *trigdata, const MemberColumn
   TupleTableSlot *new_slot = news ? MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple) : nullptr;
   if (olds) start_reading(olds);
   if (news) start_reading(news);
-  // Old and new rows of an UPDATE are captured pairwise, in step.
+  // Old and new rows of an UPDATE are captured pairwise, in step. Were a
+  // pair ever not the same row, the per-org sums would still be exact: each
+  // side counts its own seats.
   bool have_old = olds && tuplestore_gettupleslot(olds, true, false, old_slot);
   bool have_new = news && tuplestore_gettupleslot(news, true, false, new_slot);
   while (have_old || have_new) {
     if (!(have_old && have_new && same_seat_columns(cols, old_slot, new_slot))) {
-      if (have_old) collect(read_member(cols, old_slot), -1, &out);
-      if (have_new) collect(read_member(cols, new_slot), +1, &out);
+      std::optional<core::MemberSeat> before, after;
+      if (have_old) before = read_member(cols, old_slot);
+      if (have_new) after = read_member(cols, new_slot);
+      collect(before, after, &out);
     }
     if (have_old) have_old = tuplestore_gettupleslot(olds, true, false, old_slot);
     if (have_new) have_new = tuplestore_gettupleslot(news, true, false, new_slot);

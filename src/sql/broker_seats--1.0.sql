@@ -585,6 +585,52 @@ BEGIN
 END
 $$;
 
+-- The type of a mapped column; 22023 naming the argument when it is missing.
+CREATE FUNCTION seats._column_type(p_rel regclass, p_column name, p_argument text) RETURNS regtype
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_type regtype;
+BEGIN
+    SELECT a.atttypid INTO v_type FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid = p_rel AND a.attname = p_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION '% "%" does not exist in %', p_argument, p_column, p_rel
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN v_type;
+END
+$$;
+
+-- Checks an attachment's column mapping; returns the active column's kind.
+CREATE FUNCTION seats._check_mapping(member_table regclass, org_column name, role_column name,
+                                     active_column name)
+    RETURNS text LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_org_type regtype;
+    v_role_type regtype;
+    v_active_type regtype;
+BEGIN
+    v_org_type := seats._column_type(member_table, org_column, 'org_column');
+    IF v_org_type NOT IN ('bigint'::regtype, 'integer'::regtype, 'uuid'::regtype, 'text'::regtype,
+                          'character varying'::regtype) THEN
+        RAISE EXCEPTION 'org_column "%" is %, expected bigint, integer, uuid or text', org_column, v_org_type
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v_role_type := seats._column_type(member_table, role_column, 'role_column');
+    v_active_type := seats._column_type(member_table, active_column, 'active_column');
+    IF v_active_type NOT IN ('boolean'::regtype, 'timestamp with time zone'::regtype,
+                             'timestamp without time zone'::regtype, 'date'::regtype) THEN
+        RAISE EXCEPTION 'active_column "%" is %, expected boolean (true = active) or a nullable timestamp (NULL = active)',
+                        active_column, v_active_type
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    RETURN CASE WHEN v_active_type = 'boolean'::regtype THEN 'boolean' ELSE 'timestamp' END;
+END
+$$;
+
 CREATE FUNCTION seats.attach(member_table regclass, org_column name DEFAULT 'org_id',
                              role_column name DEFAULT 'role', active_column name DEFAULT 'active',
                              seat_roles text[] DEFAULT '{broker}')
@@ -593,9 +639,7 @@ CREATE FUNCTION seats.attach(member_table regclass, org_column name DEFAULT 'org
 AS $$
 DECLARE
     v_kind "char";
-    v_org_type regtype;
-    v_role_type regtype;
-    v_active_type regtype;
+    v_active_kind text;
     v_att seats.attachment;
     v_rel regclass;
 BEGIN
@@ -623,39 +667,9 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
-    SELECT a.atttypid INTO v_org_type FROM pg_catalog.pg_attribute a
-     WHERE a.attrelid = member_table AND a.attname = org_column AND a.attnum > 0 AND NOT a.attisdropped;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'org_column "%" does not exist in %', org_column, member_table
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF v_org_type NOT IN ('bigint'::regtype, 'integer'::regtype, 'uuid'::regtype, 'text'::regtype,
-                          'character varying'::regtype) THEN
-        RAISE EXCEPTION 'org_column "%" is %, expected bigint, integer, uuid or text', org_column, v_org_type
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    SELECT a.atttypid INTO v_role_type FROM pg_catalog.pg_attribute a
-     WHERE a.attrelid = member_table AND a.attname = role_column AND a.attnum > 0 AND NOT a.attisdropped;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'role_column "%" does not exist in %', role_column, member_table
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    SELECT a.atttypid INTO v_active_type FROM pg_catalog.pg_attribute a
-     WHERE a.attrelid = member_table AND a.attname = active_column AND a.attnum > 0 AND NOT a.attisdropped;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'active_column "%" does not exist in %', active_column, member_table
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF v_active_type NOT IN ('boolean'::regtype, 'timestamp with time zone'::regtype,
-                             'timestamp without time zone'::regtype, 'date'::regtype) THEN
-        RAISE EXCEPTION 'active_column "%" is %, expected boolean (true = active) or a nullable timestamp (NULL = active)',
-                        active_column, v_active_type
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-
+    v_active_kind := seats._check_mapping(member_table, org_column, role_column, active_column);
     v_att := ROW(member_table, org_column, role_column, active_column,
-                 CASE WHEN v_active_type = 'boolean'::regtype THEN 'boolean' ELSE 'timestamp' END,
-                 seat_roles, now())::seats.attachment;
+                 v_active_kind, seat_roles, now())::seats.attachment;
 
     -- Lock the table against writes while triggers go in and seats are recounted.
     EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', member_table);
@@ -708,6 +722,8 @@ CREATE FUNCTION seats._ddl_guard() RETURNS event_trigger
 AS $$
 DECLARE
     v_rel regclass;
+    v_col name;
+    r record;
 BEGIN
     IF seats._internal_ddl() OR NOT EXISTS (SELECT 1 FROM seats.attachment) THEN
         RETURN;
@@ -729,6 +745,21 @@ BEGIN
                 USING ERRCODE = 'object_in_use', HINT = 'Use seats.detach() to stop enforcing seats on a table.';
         END IF;
     END IF;
+    -- A seat column renamed, dropped or retyped would break every write:
+    -- refuse, and say how to change it.
+    FOR r IN SELECT a.* FROM seats.attachment a WHERE seats._trigger_count(a.relid) = 4 LOOP
+        SELECT c INTO v_col FROM unnest(ARRAY[r.org_column, r.role_column, r.active_column]) c
+         WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute at
+                            WHERE at.attrelid = r.relid AND at.attname = c AND at.attnum > 0
+                              AND NOT at.attisdropped)
+         LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'column "%" of % is used for seat enforcement', v_col, r.relid
+                USING ERRCODE = 'object_in_use',
+                      HINT = 'Run seats.detach() first, change the table, then seats.attach() again.';
+        END IF;
+        PERFORM seats._check_mapping(r.relid, r.org_column, r.role_column, r.active_column);
+    END LOOP;
     -- New partitions get triggers; ATTACH/DETACH PARTITION moved rows in or
     -- out without row events, so recount.
     IF seats._sync_triggers() AND tg_tag = 'ALTER TABLE' THEN

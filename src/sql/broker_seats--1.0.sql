@@ -603,6 +603,27 @@ END
 $$;
 
 -- Checks an attachment's column mapping; returns the active column's kind.
+-- Removes the enforcement triggers from a table and its partitions and, with
+-- an attachment, installs them anew; the table is locked against writes
+-- until commit, so the recount that follows sees a still table.
+CREATE FUNCTION seats._replace_triggers(p_table regclass, p_att seats.attachment) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_rel regclass;
+BEGIN
+    EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', p_table);
+    PERFORM set_config('broker_seats.internal_ddl', 'on', true);
+    FOR v_rel IN SELECT t FROM seats._relation_tree(p_table) t LOOP
+        PERFORM seats._drop_triggers(v_rel);
+        IF p_att.relid IS NOT NULL THEN
+            PERFORM seats._install_triggers(v_rel, p_att);
+        END IF;
+    END LOOP;
+    PERFORM set_config('broker_seats.internal_ddl', 'off', true);
+END
+$$;
+
 CREATE FUNCTION seats._check_mapping(member_table regclass, org_column name, role_column name,
                                      active_column name)
     RETURNS text LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
@@ -641,7 +662,6 @@ DECLARE
     v_kind "char";
     v_active_kind text;
     v_att seats.attachment;
-    v_rel regclass;
 BEGIN
     PERFORM seats._require(member_table, 'member_table'), seats._require(org_column, 'org_column'),
             seats._require(role_column, 'role_column'), seats._require(active_column, 'active_column'),
@@ -671,14 +691,7 @@ BEGIN
     v_att := ROW(member_table, org_column, role_column, active_column,
                  v_active_kind, seat_roles, now())::seats.attachment;
 
-    -- Lock the table against writes while triggers go in and seats are recounted.
-    EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', member_table);
-    PERFORM set_config('broker_seats.internal_ddl', 'on', true);
-    FOR v_rel IN SELECT t FROM seats._relation_tree(member_table) t LOOP
-        PERFORM seats._drop_triggers(v_rel);
-        PERFORM seats._install_triggers(v_rel, v_att);
-    END LOOP;
-    PERFORM set_config('broker_seats.internal_ddl', 'off', true);
+    PERFORM seats._replace_triggers(member_table, v_att);
     INSERT INTO seats.attachment VALUES (v_att.*)
         ON CONFLICT (relid) DO UPDATE SET org_column = EXCLUDED.org_column,
             role_column = EXCLUDED.role_column, active_column = EXCLUDED.active_column,
@@ -694,19 +707,12 @@ $$;
 CREATE FUNCTION seats.detach(member_table regclass) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    v_rel regclass;
 BEGIN
     PERFORM seats._require(member_table, 'member_table');
     IF NOT EXISTS (SELECT 1 FROM seats.attachment a WHERE a.relid = member_table) THEN
         RAISE EXCEPTION 'table % is not attached', member_table USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', member_table);
-    PERFORM set_config('broker_seats.internal_ddl', 'on', true);
-    FOR v_rel IN SELECT t FROM seats._relation_tree(member_table) t LOOP
-        PERFORM seats._drop_triggers(v_rel);
-    END LOOP;
-    PERFORM set_config('broker_seats.internal_ddl', 'off', true);
+    PERFORM seats._replace_triggers(member_table, NULL);
     DELETE FROM seats.attachment a WHERE a.relid = member_table;
     PERFORM seats._log_event(NULL, 'detach', jsonb_build_object('table', member_table::text));
     PERFORM seats._recount(NULL, 'detach ' || member_table::text);

@@ -1,6 +1,8 @@
 -- Immediate prorated upgrades (runbook §4.2, SPEC §1.4, §6).
 SET datestyle = ISO, YMD;
 SET timezone = 'America/Sao_Paulo';
+-- Change ids appear in messages: make them independent of earlier files.
+SELECT setval('seats.change_id_seq', 1000) AS change_ids_from;
 SELECT code FROM seats.create_plan('up', 30.00);
 SELECT code FROM seats.create_plan('up-sec', 49.90, 'BRL', 'monthly', 'second');
 SELECT code FROM seats.create_plan('up-jpy', 1000, 'JPY', 'quarterly');

@@ -9,7 +9,7 @@ packages=(
   cmake libgtest-dev libbenchmark-dev
   libipc-run-perl
   postgresql-15-cron
-  clang-14 llvm-14-dev
+  clang-14 llvm-14-dev clang libclang-rt-14-dev
 )
 
 missing=()

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every test of broker_seats: GoogleTest unit tests (ctest), pg_regress
+# Every test of broker_seats: GoogleTest unit tests (ctest), a bounded
+# libFuzzer run on the billing core, pg_regress
 # (sql/, expected/), pg_isolation_regress (test/isolation/) against a
 # throwaway cluster, and the TAP tests (test/t/, PostgreSQL::Test::Cluster).
 # Assumes the extension is built and installed (make test does both).
@@ -41,6 +42,13 @@ if read -r f n < <(grep -oE '[0-9]+ tests failed out of [0-9]+' "$logs/unit.log"
   record unit $((n - f)) "$f"
 else
   record unit 0 1
+fi
+
+# The libFuzzer target on the billing core, for a bounded time.
+if bash scripts/run-fuzz.sh 2>&1 | tee "$logs/fuzz.log"; then
+  record fuzz "$(grep -oE 'number_of_executed_units: [0-9]+' "$logs/fuzz.log" | grep -oE '[0-9]+$' | sed 's/^$/0/' | head -1 | awk '{print ($1 > 0)}')" 0
+else
+  record fuzz 0 1
 fi
 
 # 2. pg_regress and isolation against one throwaway cluster, run from a copy

@@ -81,6 +81,21 @@ CycleBounds cycle_containing(const Date &anchor, BillingPeriod period, const Dat
   return {cycle_boundary(anchor, period, k), cycle_boundary(anchor, period, k + 1)};
 }
 
+Date add_days(const Date &date, std::int64_t days) {
+  const greg::date start = to_boost(date);
+  // Check on day numbers first: past Boost's years the sum is not a date, and
+  // Boost would throw its own exception where ours (22008) belongs.
+  static const std::int64_t first = greg::date(min_year, 1, 1).day_number();
+  static const std::int64_t last = greg::date(max_year, 12, 31).day_number();
+  const std::int64_t target = static_cast<std::int64_t>(start.day_number()) + days;
+  if (days > last - first || days < first - last || target < first || target > last)
+    throw Error(ErrorCode::datetime_out_of_range,
+                "date " + to_text(date) + " + " + std::to_string(days) + " days is out of range",
+                "Billing dates must lie between 1400-01-01 and 9999-12-31.");
+  const auto ymd = (start + greg::date_duration(static_cast<long>(days))).year_month_day();
+  return Date{static_cast<int>(ymd.year), static_cast<int>(ymd.month), static_cast<int>(ymd.day)};
+}
+
 std::int64_t days_between(const Date &from, const Date &to) {
   return (to_boost(to) - to_boost(from)).days();
 }

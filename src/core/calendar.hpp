@@ -42,6 +42,9 @@ struct CycleBounds {
 // The cycle [boundary(k), boundary(k+1)) that contains `at`.
 CycleBounds cycle_containing(const Date &anchor, BillingPeriod period, const Date &at);
 
+// The date `days` days after `date` (before it when negative); 22008 out of range.
+Date add_days(const Date &date, std::int64_t days);
+
 // Days from `from` to `to` (negative when `to` is earlier).
 std::int64_t days_between(const Date &from, const Date &to);
 

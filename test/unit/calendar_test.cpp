@@ -55,3 +55,11 @@ TEST(Currency, MinorUnits) {
   EXPECT_EQ(core::parse_currency("CLP").minor_digits, 0);
   EXPECT_THROW(core::parse_currency("XXX"), core::Error);
 }
+
+TEST(Calendar, AddDays) {
+  EXPECT_EQ(core::add_days(Date{2028, 2, 28}, 1), (Date{2028, 2, 29}));
+  EXPECT_EQ(core::add_days(Date{2026, 2, 28}, 1), (Date{2026, 3, 1}));
+  EXPECT_EQ(core::add_days(Date{2026, 1, 1}, -1), (Date{2025, 12, 31}));
+  EXPECT_EQ(core::days_between(Date{2026, 1, 1}, Date{2027, 1, 1}), 365);
+  EXPECT_THROW(core::add_days(Date{9999, 12, 31}, 1), core::Error);
+}

@@ -1,6 +1,7 @@
 # broker_seats: PGXS build of the extension, plus the project's own targets.
 #   make demo   install what is missing, build, install, play the runbook in psql
-#   make test   the same set-up, then unit, regression and isolation tests
+#   make test   the same set-up, then unit, fuzz, regression, isolation and TAP tests
+#   make bench  the same set-up, then the benchmarks into docs/benchmarks.md
 # Both work on a fresh Debian 12 with only make, g++ and git: the set-up
 # installs the packages before PGXS is needed.
 
@@ -51,3 +52,8 @@ demo: deps
 
 unit: deps
 	bash scripts/run-unit.sh
+
+bench: deps
+	$(MAKE) all
+	$(MAKE) install
+	bash scripts/bench.sh $(BENCH_ARGS)

@@ -110,3 +110,18 @@ SELECT try($$SELECT seats.prorate(1, 8.1234567, '2026-11-01', '2026-12-01', '202
 SELECT try($$SELECT seats.prorate(1, 'NaN', '2026-11-01', '2026-12-01', '2026-11-15')$$);
 SELECT try($$SELECT seats.prorate(NULL, 8, '2026-11-01', '2026-12-01', '2026-11-15')$$);
 SELECT try($$SELECT seats.prorate(1, 8, '2026-11-01', 'infinity', '2026-11-15')$$);
+
+-- Many rows in one query: the per-query caches (price, zone, cycle, last
+-- amount) must give the same sums as one call per row would.
+SELECT sum(seats.prorate(3, 49.90, '2026-11-01 00:00-03', '2026-12-01 00:00-03',
+                         '2026-11-01 00:00-03'::timestamptz + g * interval '7 hours')) AS day_sum,
+       sum(seats.prorate(3, 49.90, '2026-11-01 00:00-03', '2026-12-01 00:00-03',
+                         '2026-11-01 00:00-03'::timestamptz + g * interval '7 hours', 'second')) AS second_sum,
+       sum(round(3 * 49.90 * ('2026-12-01'::date - (('2026-11-01 00:00-03'::timestamptz + g * interval '7 hours')
+                 AT TIME ZONE 'America/Sao_Paulo')::date) / 30.0, 2)) AS same_in_sql
+  FROM generate_series(0, 100) g;
+-- Each argument changing between rows is seen.
+SELECT p, z, c, seats.prorate(1, p, '2026-11-01 00:00-03', '2026-12-01 00:00-03', '2026-11-16 01:30+00', 'day', z, c)
+  FROM (VALUES (1, 10.00, 'UTC', 'BRL'), (2, 10.00, 'America/Sao_Paulo', 'BRL'), (3, 20.00, 'America/Sao_Paulo', 'BRL'),
+               (4, 20.00, 'America/Sao_Paulo', 'JPY'), (5, 10.00, 'UTC', 'BRL')) v(n, p, z, c)
+ ORDER BY n;

@@ -12,6 +12,7 @@ extern "C" {
 #include "funcapi.h"
 #include "pgtime.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/datetime.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
@@ -21,16 +22,46 @@ namespace broker_seats::pg {
 namespace {
 
 // Arguments that repeat across calls of one query (price, currency, time
-// zone, granularity) are parsed once and kept in fn_extra.
-struct ProrationCache {
-  char price_text[64];
-  core::Decimal price;
-  char currency_text[8];
-  int minor_digits;
-  char zone_name[TZ_STRLEN_MAX + 1];
-  pg_tz *zone;
-  core::Granularity granularity;
+// zone, granularity, cycle bounds) are parsed once and kept in fn_extra;
+// each call compares their bytes and re-parses only what changed.
+struct CachedText {
+  char bytes[TZ_STRLEN_MAX + 1];
+  int length;  // -1: empty cache
 };
+
+struct ProrationCache {
+  char price_bytes[64];  // the numeric's varlena payload
+  int price_length;
+  core::Decimal price;
+  CachedText currency;
+  int minor_digits;
+  CachedText zone_name;
+  pg_tz *zone;
+  CachedText granularity_name;
+  core::Granularity granularity;
+  TimestampTz start, end;  // their local dates in `zone`
+  core::Date start_date, end_date;
+  bool have_bounds;
+  // The last amount returned, as a numeric: rows of one day share it. Bytes,
+  // not a MinorUnits: palloc aligns to 8 and a 128-bit store wants 16.
+  unsigned char last_minor[sizeof(core::MinorUnits)];
+  int last_digits;
+  Datum last_numeric;  // in fn_mcxt; 0: none
+};
+
+// Is `t` the text cached in `c`? If not, remember it and say so.
+bool same_text(CachedText &c, text *t) {
+  const int length = VARSIZE_ANY_EXHDR(t);
+  if (length == c.length && memcmp(c.bytes, VARDATA_ANY(t), length) == 0) return true;
+  if (length < static_cast<int>(sizeof c.bytes)) {
+    memcpy(c.bytes, VARDATA_ANY(t), length);
+    c.bytes[length] = '\0';
+    c.length = length;
+  } else {
+    c.length = -1;  // too long to cache: parsed (and refused) every time
+  }
+  return false;
+}
 
 struct ProrationResult {
   core::MinorUnits minor;
@@ -63,9 +94,39 @@ core::Date local_date(TimestampTz ts, pg_tz *zone, const char *name) {
 ProrationCache *cache_of(FunctionCallInfo fcinfo) {
   if (fcinfo->flinfo->fn_extra == nullptr) {
     auto *cache = static_cast<ProrationCache *>(MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ProrationCache)));
+    cache->price_length = -1;
+    cache->currency.length = cache->zone_name.length = cache->granularity_name.length = -1;
     fcinfo->flinfo->fn_extra = cache;
   }
   return static_cast<ProrationCache *>(fcinfo->flinfo->fn_extra);
+}
+
+void set_price(ProrationCache *cache, Datum numeric) {
+  struct varlena *v = PG_DETOAST_DATUM_PACKED(numeric);
+  const int length = VARSIZE_ANY_EXHDR(v);
+  if (length == cache->price_length && memcmp(cache->price_bytes, VARDATA_ANY(v), length) == 0) return;
+  char *price_text = DatumGetCString(DirectFunctionCall1(numeric_out, numeric));
+  const core::Decimal price = core::parse_decimal(price_text);
+  if (price.mantissa < 0)
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("seat_price must not be negative, got %s", price_text)));
+  cache->price = price;
+  if (length <= static_cast<int>(sizeof cache->price_bytes)) {
+    memcpy(cache->price_bytes, VARDATA_ANY(v), length);
+    cache->price_length = length;
+  }
+}
+
+void set_zone(ProrationCache *cache, text *name) {
+  if (same_text(cache->zone_name, name) && cache->zone != nullptr) return;
+  char *zone_name = text_to_cstring(name);
+  pg_tz *zone = strlen(zone_name) <= TZ_STRLEN_MAX ? pg_tzset(zone_name) : nullptr;
+  if (zone == nullptr) {
+    cache->zone_name.length = -1;
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("unknown time_zone \"%s\"", zone_name),
+                    errhint("Use an IANA name such as America/Sao_Paulo (see pg_timezone_names).")));
+  }
+  cache->zone = zone;
+  cache->have_bounds = false;  // local dates depend on the zone
 }
 
 // Arguments: (seat_delta int, seat_price numeric, cycle_start, cycle_end, at
@@ -73,54 +134,58 @@ ProrationCache *cache_of(FunctionCallInfo fcinfo) {
 ProrationResult compute(FunctionCallInfo fcinfo) {
   ProrationCache *cache = cache_of(fcinfo);
   const int32 delta = DatumGetInt32(required(fcinfo, 0, "seat_delta"));
-
-  char *price_text = DatumGetCString(DirectFunctionCall1(numeric_out, required(fcinfo, 1, "seat_price")));
-  if (strcmp(price_text, cache->price_text) != 0) {
-    const core::Decimal price = core::parse_decimal(price_text);
-    if (price.mantissa < 0)
-      ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("seat_price must not be negative, got %s", price_text)));
-    cache->price = price;
-    strlcpy(cache->price_text, price_text, sizeof cache->price_text);
-  }
-
+  set_price(cache, required(fcinfo, 1, "seat_price"));
   const TimestampTz start = required_timestamp(fcinfo, 2, "cycle_start");
   const TimestampTz end = required_timestamp(fcinfo, 3, "cycle_end");
   const TimestampTz at = required_timestamp(fcinfo, 4, "at");
 
-  char *granularity = text_to_cstring(DatumGetTextPP(required(fcinfo, 5, "granularity")));
-  cache->granularity = core::parse_granularity(granularity);
-
-  char *zone_name = text_to_cstring(DatumGetTextPP(required(fcinfo, 6, "time_zone")));
-  if (cache->zone == nullptr || strcmp(zone_name, cache->zone_name) != 0) {
-    pg_tz *zone = strlen(zone_name) <= TZ_STRLEN_MAX ? pg_tzset(zone_name) : nullptr;
-    if (zone == nullptr)
-      ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("unknown time_zone \"%s\"", zone_name),
-                      errhint("Use an IANA name such as America/Sao_Paulo (see pg_timezone_names).")));
-    cache->zone = zone;
-    strlcpy(cache->zone_name, zone_name, sizeof cache->zone_name);
+  text *granularity = DatumGetTextPP(required(fcinfo, 5, "granularity"));
+  if (!same_text(cache->granularity_name, granularity)) {
+    cache->granularity_name.length = -1;  // kept only once it parsed
+    cache->granularity = core::parse_granularity(std::string_view(VARDATA_ANY(granularity), VARSIZE_ANY_EXHDR(granularity)));
+    same_text(cache->granularity_name, granularity);
   }
-
-  char *currency = text_to_cstring(DatumGetTextPP(required(fcinfo, 7, "currency")));
-  if (strcmp(currency, cache->currency_text) != 0) {
-    cache->minor_digits = core::parse_currency(currency).minor_digits;
-    strlcpy(cache->currency_text, currency, sizeof cache->currency_text);
+  set_zone(cache, DatumGetTextPP(required(fcinfo, 6, "time_zone")));
+  text *currency = DatumGetTextPP(required(fcinfo, 7, "currency"));
+  if (!same_text(cache->currency, currency)) {
+    cache->currency.length = -1;
+    cache->minor_digits = core::parse_currency(std::string_view(VARDATA_ANY(currency), VARSIZE_ANY_EXHDR(currency))).minor_digits;
+    same_text(cache->currency, currency);
   }
 
   ProrationResult result;
   result.minor_digits = cache->minor_digits;
-  if (cache->granularity == core::Granularity::day)
-    result.units = core::day_units(local_date(start, cache->zone, "cycle_start"),
-                                   local_date(end, cache->zone, "cycle_end"), local_date(at, cache->zone, "at"));
-  else
+  if (cache->granularity == core::Granularity::day) {
+    if (!cache->have_bounds || cache->start != start || cache->end != end) {
+      cache->start_date = local_date(start, cache->zone, "cycle_start");
+      cache->end_date = local_date(end, cache->zone, "cycle_end");
+      cache->start = start;
+      cache->end = end;
+      cache->have_bounds = true;
+    }
+    result.units = core::day_units(cache->start_date, cache->end_date, local_date(at, cache->zone, "at"));
+  } else {
     result.units = core::second_units(start / USECS_PER_SEC, end / USECS_PER_SEC, at / USECS_PER_SEC);
+  }
   result.minor = core::prorate_minor(delta, cache->price, result.units, result.minor_digits);
   return result;
 }
 
-Datum numeric_of(const ProrationResult &r) {
+Datum numeric_of(FunctionCallInfo fcinfo, const ProrationResult &r) {
+  ProrationCache *cache = cache_of(fcinfo);
+  if (cache->last_numeric != 0 && memcmp(cache->last_minor, &r.minor, sizeof r.minor) == 0 &&
+      cache->last_digits == r.minor_digits)
+    return datumCopy(cache->last_numeric, false, -1);
   char buf[64];
   strlcpy(buf, core::format_minor(r.minor, r.minor_digits).c_str(), sizeof buf);
-  return DirectFunctionCall3(numeric_in, CStringGetDatum(buf), ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+  const Datum value = DirectFunctionCall3(numeric_in, CStringGetDatum(buf), ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+  MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+  if (cache->last_numeric != 0) pfree(DatumGetPointer(cache->last_numeric));
+  cache->last_numeric = datumCopy(value, false, -1);
+  MemoryContextSwitchTo(old);
+  memcpy(cache->last_minor, &r.minor, sizeof r.minor);
+  cache->last_digits = r.minor_digits;
+  return value;
 }
 
 }  // namespace
@@ -130,7 +195,7 @@ using namespace broker_seats;
 
 // seats.prorate(seat_delta, seat_price, cycle_start, cycle_end, at,
 // granularity, time_zone, currency) -> numeric
-BROKER_SEATS_FUNCTION(seats_prorate) { return pg::numeric_of(pg::compute(fcinfo)); }
+BROKER_SEATS_FUNCTION(seats_prorate) { return pg::numeric_of(fcinfo, pg::compute(fcinfo)); }
 
 // seats._proration(same arguments) -> (amount, units_remaining, units_in_cycle)
 BROKER_SEATS_FUNCTION(seats_proration) {
@@ -141,7 +206,7 @@ BROKER_SEATS_FUNCTION(seats_proration) {
   desc = BlessTupleDesc(desc);
   if (r.units.remaining > PG_INT32_MAX || r.units.total > PG_INT32_MAX)
     ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE), errmsg("the cycle is too long to count in integer units")));
-  Datum values[3] = {pg::numeric_of(r), Int32GetDatum(static_cast<int32>(r.units.remaining)),
+  Datum values[3] = {pg::numeric_of(fcinfo, r), Int32GetDatum(static_cast<int32>(r.units.remaining)),
                      Int32GetDatum(static_cast<int32>(r.units.total))};
   bool nulls[3] = {false, false, false};
   return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));

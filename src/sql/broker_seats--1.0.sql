@@ -119,7 +119,35 @@ CREATE TABLE seats.attachment (
 );
 COMMENT ON TABLE seats.attachment IS 'Member tables under enforcement and their column mapping';
 
+-- One row per (org, closed cycle): the turnover's exactly-once key. A
+-- re-run, a second runner or a run after a crash finds the row (or the
+-- subscription already moved on) and changes nothing twice.
+CREATE TABLE seats.turnover (
+    org             text NOT NULL REFERENCES seats.subscription (org),
+    cycle_start     timestamptz NOT NULL,
+    cycle_end       timestamptz NOT NULL,
+    as_of           timestamptz NOT NULL,
+    turned_at       timestamptz NOT NULL DEFAULT clock_timestamp(),
+    downgrade       bigint REFERENCES seats.change (id),
+    outcome         text CHECK (outcome IN ('applied', 'blocked', 'held')),
+    PRIMARY KEY (org, cycle_end)
+);
+COMMENT ON TABLE seats.turnover IS 'Every cycle turnover, once per (org, cycle), with the downgrade outcome';
+
+-- The global freeze (runbook §6): a row while the whole system is frozen.
+CREATE TABLE seats.global_freeze (
+    singleton       boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    reason          text NOT NULL,
+    incident        bigint REFERENCES seats.incident (id),
+    frozen_at       timestamptz NOT NULL DEFAULT now(),
+    frozen_by       text NOT NULL DEFAULT session_user
+);
+
+CREATE INDEX subscription_cycle_end ON seats.subscription (cycle_end);
+
 SELECT pg_catalog.pg_extension_config_dump('seats.plan', '');
+SELECT pg_catalog.pg_extension_config_dump('seats.turnover', '');
+SELECT pg_catalog.pg_extension_config_dump('seats.global_freeze', '');
 SELECT pg_catalog.pg_extension_config_dump('seats.subscription', '');
 SELECT pg_catalog.pg_extension_config_dump('seats.change', '');
 SELECT pg_catalog.pg_extension_config_dump('seats.change_id_seq', '');
@@ -841,9 +869,16 @@ $$;
 CREATE FUNCTION seats._check_not_frozen(p_sub seats.subscription) RETURNS void
     LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    v_reason text;
 BEGIN
     IF p_sub.frozen THEN
         RAISE EXCEPTION 'organization "%" is frozen: %', p_sub.org, coalesce(p_sub.frozen_reason, 'no reason given')
+            USING ERRCODE = 'SB003', HINT = 'Commercial changes resume after seats.unfreeze().';
+    END IF;
+    SELECT g.reason INTO v_reason FROM seats.global_freeze g;
+    IF FOUND THEN
+        RAISE EXCEPTION 'commercial changes are frozen system-wide: %', v_reason
             USING ERRCODE = 'SB003', HINT = 'Commercial changes resume after seats.unfreeze().';
     END IF;
 END
@@ -897,14 +932,18 @@ DECLARE
     v_end date;
     v_change seats.change;
     v_proration seats.proration;
+    v_at timestamptz;
 BEGIN
     PERFORM seats._require(p_at, 'at');
     IF NOT isfinite(p_at) THEN
         RAISE EXCEPTION 'at must be a finite timestamp' USING ERRCODE = 'datetime_field_overflow';
     END IF;
     SELECT p.* INTO STRICT v_plan FROM seats.plan p WHERE p.code = p_sub.plan;
+    -- Before the first cycle starts, an upgrade is charged for the whole
+    -- first cycle.
+    v_at := greatest(p_at, seats._local_midnight(p_sub.cycle_anchor, p_sub.time_zone));
     SELECT b.cycle_start, b.cycle_end INTO v_start, v_end
-      FROM seats.cycle_bounds(p_sub.cycle_anchor, v_plan.billing_period, (p_at AT TIME ZONE p_sub.time_zone)::date) b;
+      FROM seats.cycle_bounds(p_sub.cycle_anchor, v_plan.billing_period, (v_at AT TIME ZONE p_sub.time_zone)::date) b;
     v_change.org := p_sub.org;
     v_change.kind := 'upgrade';
     v_change.from_limit := p_sub.seat_limit;
@@ -916,7 +955,7 @@ BEGIN
     v_change.cycle_start := seats._local_midnight(v_start, p_sub.time_zone);
     v_change.cycle_end := seats._local_midnight(v_end, p_sub.time_zone);
     v_proration := seats._proration(p_new_limit - p_sub.seat_limit, v_plan.seat_price, v_change.cycle_start,
-                                    v_change.cycle_end, p_at, v_plan.proration, p_sub.time_zone, v_plan.currency);
+                                    v_change.cycle_end, v_at, v_plan.proration, p_sub.time_zone, v_plan.currency);
     v_change.amount := v_proration.amount;
     v_change.units_remaining := v_proration.units_remaining;
     v_change.units_in_cycle := v_proration.units_in_cycle;
@@ -1114,6 +1153,309 @@ COMMENT ON FUNCTION seats.apply_change(bigint, timestamptz) IS
     'Applies a requested upgrade now, prorated from "at"';
 
 ------------------------------------------------------------------------------
+-- Downgrades (runbook §4.3) and the cycle turnover (§9)
+------------------------------------------------------------------------------
+
+-- The end of the cycle containing p_at, from the anchor: where a change
+-- requested at p_at takes effect, even while a turnover is overdue.
+CREATE FUNCTION seats._cycle_end_at(p_sub seats.subscription, p_at timestamptz) RETURNS timestamptz
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT seats._local_midnight(b.cycle_end, p_sub.time_zone)
+      FROM seats.plan p,
+           seats.cycle_bounds(p_sub.cycle_anchor, p.billing_period, (p_at AT TIME ZONE p_sub.time_zone)::date) b
+     WHERE p.code = p_sub.plan
+$$;
+
+CREATE FUNCTION seats._schedule_downgrade(p_org text, p_new_limit int, p_key text)
+    RETURNS seats.change LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_sub seats.subscription;
+    v_change seats.change;
+    v_superseded bigint;
+BEGIN
+    PERFORM seats._require(p_org, 'org'), seats._require(p_new_limit, 'new_limit');
+    PERFORM seats._lock_org(p_org);
+    v_change := seats._replay(p_org, p_key, 'downgrade', p_new_limit);
+    IF v_change.id IS NOT NULL THEN
+        RETURN v_change;
+    END IF;
+    v_sub := seats._subscription(p_org);
+    PERFORM seats._check_not_frozen(v_sub);
+    IF p_new_limit < 0 THEN
+        RAISE EXCEPTION 'new_limit must not be negative, got %', p_new_limit USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_new_limit >= v_sub.seat_limit THEN
+        RAISE EXCEPTION 'a downgrade must lower the limit of "%" below %, got %', p_org, v_sub.seat_limit, p_new_limit
+            USING ERRCODE = 'SB004', HINT = 'Raise a limit with seats.upgrade().';
+    END IF;
+
+    v_change.org := p_org;
+    v_change.kind := 'downgrade';
+    v_change.from_limit := v_sub.seat_limit;
+    v_change.to_limit := p_new_limit;
+    v_change.status := 'scheduled';
+    v_change.requested_at := now();
+    -- The end of the current cycle: the stored one, or the one containing
+    -- now when a turnover is overdue (never earlier than the first cycle's end).
+    v_change.effective_at := greatest(v_sub.cycle_end, seats._cycle_end_at(v_sub, now()));
+    v_change.request_key := p_key;
+    v_change.plan := v_sub.plan;
+    v_change := seats._insert_change(v_change);
+
+    -- A new request replaces the pending one.
+    FOR v_superseded IN
+        UPDATE seats.change c SET status = 'superseded'
+         WHERE c.org = p_org AND c.kind = 'downgrade' AND c.status IN ('scheduled', 'blocked', 'held')
+           AND c.id <> v_change.id
+        RETURNING c.id
+    LOOP
+        PERFORM seats._log_event(p_org, 'downgrade_superseded', jsonb_build_object('by_change', v_change.id),
+                                 now(), v_superseded);
+    END LOOP;
+
+    IF v_sub.seats_used > p_new_limit THEN
+        RAISE NOTICE 'organization "%" has % active brokers, more than the new limit of %', p_org, v_sub.seats_used,
+                     p_new_limit
+            USING DETAIL = 'At the turnover the downgrade is applied only if active brokers <= the new limit; '
+                           'otherwise it is recorded as blocked and tried again at the next turnover.',
+                  HINT = format('Deactivate %s broker(s) before %s.', v_sub.seats_used - p_new_limit,
+                                v_change.effective_at);
+    END IF;
+    PERFORM seats._log_event(p_org, 'downgrade_scheduled',
+                             jsonb_build_object('from_limit', v_sub.seat_limit, 'to_limit', p_new_limit,
+                                                'effective_at', v_change.effective_at,
+                                                'seats_used', v_sub.seats_used),
+                             now(), v_change.id);
+    RETURN v_change;
+END
+$$;
+
+CREATE FUNCTION seats.schedule_downgrade(org text, new_limit int, request_key text DEFAULT NULL)
+    RETURNS seats.change LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM seats._schedule_downgrade($1, $2, $3) $$;
+COMMENT ON FUNCTION seats.schedule_downgrade(text, int, text) IS
+    'Lowers the seat limit at the end of the current cycle, if active brokers then fit';
+
+CREATE FUNCTION seats._cancel_change(p_id bigint, p_reason text)
+    RETURNS seats.change LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_org text;
+    v_change seats.change;
+BEGIN
+    PERFORM seats._require(p_id, 'change_id'), seats._require(p_reason, 'reason');
+    SELECT c.org INTO v_org FROM seats.change c WHERE c.id = p_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown change %', p_id USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM seats._lock_org(v_org);
+    SELECT c.* INTO v_change FROM seats.change c WHERE c.id = p_id;
+    IF v_change.status NOT IN ('requested', 'scheduled', 'blocked', 'held') THEN
+        RAISE EXCEPTION 'change % is %, not pending', p_id, v_change.status
+            USING ERRCODE = 'SB004', HINT = 'Only requested upgrades and pending downgrades can be cancelled; '
+                                            'use seats.revert_change() for applied ones.';
+    END IF;
+    UPDATE seats.change c SET status = 'cancelled', reason = p_reason WHERE c.id = p_id RETURNING c.* INTO v_change;
+    PERFORM seats._log_event(v_org, 'change_cancelled',
+                             jsonb_build_object('kind', v_change.kind, 'to_limit', v_change.to_limit,
+                                                'reason', p_reason),
+                             now(), p_id);
+    RETURN v_change;
+END
+$$;
+
+CREATE FUNCTION seats.cancel_change(change_id bigint, reason text)
+    RETURNS seats.change LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM seats._cancel_change($1, $2) $$;
+
+-- Subscriptions due for a turnover, oldest first.
+CREATE FUNCTION seats._due_orgs(p_as_of timestamptz, p_limit int, p_skip text[])
+    RETURNS SETOF text LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT s.org FROM seats.subscription s
+     WHERE s.cycle_end <= p_as_of AND s.org <> ALL (p_skip)
+     ORDER BY s.cycle_end, s.org
+     LIMIT p_limit
+$$;
+
+-- Turns one organization over every cycle that ended by p_as_of, under the
+-- org lock (the lock broker writes take: no seat can be taken between the
+-- capacity check and the new limit). Returns the number of cycles turned;
+-- 0 when another run already did it.
+CREATE FUNCTION seats._turn_over(p_org text, p_as_of timestamptz) RETURNS int
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_sub seats.subscription;
+    v_period text;
+    v_frozen boolean;
+    v_change seats.change;
+    v_boundary timestamptz;
+    v_next timestamptz;
+    v_outcome text;
+    v_turned int := 0;
+BEGIN
+    PERFORM seats._lock_org(p_org);
+    SELECT s.* INTO v_sub FROM seats.subscription s WHERE s.org = p_org;
+    IF NOT FOUND OR v_sub.cycle_end > p_as_of THEN
+        RETURN 0;
+    END IF;
+    SELECT p.billing_period INTO v_period FROM seats.plan p WHERE p.code = v_sub.plan;
+    v_frozen := v_sub.frozen OR EXISTS (SELECT 1 FROM seats.global_freeze);
+
+    WHILE v_sub.cycle_end <= p_as_of LOOP
+        v_boundary := v_sub.cycle_end;
+        v_next := seats._local_midnight(
+            (SELECT b.cycle_end FROM seats.cycle_bounds(v_sub.cycle_anchor, v_period,
+                                                        (v_boundary AT TIME ZONE v_sub.time_zone)::date) b),
+            v_sub.time_zone);
+        v_outcome := NULL;
+        SELECT c.* INTO v_change FROM seats.change c
+         WHERE c.org = p_org AND c.kind = 'downgrade' AND c.status IN ('scheduled', 'blocked', 'held')
+           AND c.effective_at <= v_boundary
+         ORDER BY c.id DESC LIMIT 1;
+        IF FOUND THEN
+            v_outcome := CASE WHEN v_frozen THEN 'held'
+                              WHEN v_sub.seats_used <= v_change.to_limit THEN 'applied'
+                              ELSE 'blocked' END;
+            UPDATE seats.change c
+               SET status = v_outcome,
+                   applied_at = CASE WHEN v_outcome = 'applied' THEN v_boundary END,
+                   effective_at = CASE WHEN v_outcome = 'applied' THEN v_boundary ELSE v_next END,
+                   from_limit = v_sub.seat_limit
+             WHERE c.id = v_change.id;
+            IF v_outcome = 'applied' THEN
+                v_sub.seat_limit := v_change.to_limit;
+            END IF;
+            PERFORM seats._log_event(p_org, 'downgrade_' || v_outcome,
+                jsonb_build_object('from_limit', v_change.from_limit, 'to_limit', v_change.to_limit,
+                                   'seats_used', v_sub.seats_used, 'cycle_end', v_boundary,
+                                   'next_attempt', CASE WHEN v_outcome = 'applied' THEN NULL ELSE v_next END),
+                v_boundary, v_change.id);
+        END IF;
+        INSERT INTO seats.turnover (org, cycle_start, cycle_end, as_of, downgrade, outcome)
+        VALUES (p_org, v_sub.cycle_start, v_boundary, p_as_of, v_change.id, v_outcome);
+        v_sub.cycle_start := v_boundary;
+        v_sub.cycle_end := v_next;
+        v_change := NULL;
+        v_turned := v_turned + 1;
+    END LOOP;
+
+    UPDATE seats.subscription s
+       SET cycle_start = v_sub.cycle_start, cycle_end = v_sub.cycle_end, seat_limit = v_sub.seat_limit,
+           updated_at = now()
+     WHERE s.org = p_org;
+    RETURN v_turned;
+END
+$$;
+
+CREATE FUNCTION seats._turnover_failed(p_org text, p_as_of timestamptz, p_sqlstate text, p_message text)
+    RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT seats._log_event(p_org, 'turnover_failed',
+                            jsonb_build_object('sqlstate', p_sqlstate, 'message', p_message, 'as_of', p_as_of),
+                            p_as_of);
+$$;
+
+CREATE FUNCTION seats._check_turnover_args(p_as_of timestamptz, p_batch_size int) RETURNS void
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM seats._require(p_as_of, 'as_of'), seats._require(p_batch_size, 'batch_size');
+    IF p_batch_size < 1 THEN
+        RAISE EXCEPTION 'batch_size must be at least 1, got %', p_batch_size USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT isfinite(p_as_of) THEN
+        RAISE EXCEPTION 'as_of must be a finite timestamp' USING ERRCODE = 'datetime_field_overflow';
+    END IF;
+    -- Each org is checked after its lock with a fresh statement snapshot;
+    -- a transaction snapshot would miss seats committed before the lock.
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'seats.close_due_cycles must run at READ COMMITTED, not %',
+                        current_setting('transaction_isolation')
+            USING ERRCODE = 'active_sql_transaction';
+    END IF;
+END
+$$;
+
+-- The turnover job (pg_cron every 15 minutes, or by hand). A procedure, so
+-- it commits after every batch: interrupted, it resumes where it stopped.
+-- Not SECURITY DEFINER (a procedure that is cannot COMMIT): it only calls
+-- the SECURITY DEFINER functions above, schema-qualified.
+CREATE PROCEDURE seats.close_due_cycles(as_of timestamptz DEFAULT now(), batch_size int DEFAULT 1000)
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_org text;
+    v_failed text[] := '{}';
+    v_seen int;
+    v_state text;
+    v_message text;
+BEGIN
+    PERFORM seats._check_turnover_args(as_of, batch_size);
+    LOOP
+        v_seen := 0;
+        FOR v_org IN SELECT o FROM seats._due_orgs(as_of, batch_size, v_failed) o LOOP
+            v_seen := v_seen + 1;
+            BEGIN
+                PERFORM seats._turn_over(v_org, as_of);
+            EXCEPTION WHEN OTHERS THEN
+                -- One org's failure is recorded and does not stop the others.
+                GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT;
+                PERFORM seats._turnover_failed(v_org, as_of, v_state, v_message);
+                v_failed := pg_catalog.array_append(v_failed, v_org);
+            END;
+        END LOOP;
+        COMMIT;
+        EXIT WHEN v_seen = 0;
+    END LOOP;
+END
+$$;
+COMMENT ON PROCEDURE seats.close_due_cycles(timestamptz, int) IS
+    'Turns over every subscription whose cycle ended by as_of (catching up), applying, blocking or holding downgrades';
+
+CREATE FUNCTION seats._cycle_report(p_from timestamptz, p_to timestamptz)
+    RETURNS TABLE (downgrades_applied bigint, downgrades_blocked bigint, downgrades_held bigint,
+                   upgrades_applied bigint, upgrade_amount numeric, upgrade_amount_by_currency jsonb,
+                   blocks bigint, mean_block_resolution interval)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM seats._require(p_from, 'from_ts'), seats._require(p_to, 'to_ts');
+    RETURN QUERY
+    WITH ev AS (
+        SELECT e.kind, count(*) AS n FROM seats.event e
+         WHERE e.at >= p_from AND e.at < p_to
+           AND e.kind IN ('downgrade_applied', 'downgrade_blocked', 'downgrade_held', 'seat_blocked')
+         GROUP BY e.kind),
+    up AS (
+        SELECT c.currency::text AS currency, count(*) AS n, sum(c.amount) AS amount FROM seats.change c
+         WHERE c.kind = 'upgrade' AND c.applied_at >= p_from AND c.applied_at < p_to
+           AND c.status IN ('applied', 'reverted')
+         GROUP BY c.currency)
+    SELECT coalesce((SELECT n FROM ev WHERE kind = 'downgrade_applied'), 0),
+           coalesce((SELECT n FROM ev WHERE kind = 'downgrade_blocked'), 0),
+           coalesce((SELECT n FROM ev WHERE kind = 'downgrade_held'), 0),
+           coalesce((SELECT sum(n) FROM up), 0)::bigint,
+           CASE WHEN (SELECT count(*) FROM up) <= 1 THEN coalesce((SELECT sum(amount) FROM up), 0) END,
+           coalesce((SELECT jsonb_object_agg(currency, amount) FROM up), '{}'),
+           coalesce((SELECT n FROM ev WHERE kind = 'seat_blocked'), 0),
+           NULL::interval;
+END
+$$;
+
+CREATE FUNCTION seats.cycle_report(from_ts timestamptz, to_ts timestamptz)
+    RETURNS TABLE (downgrades_applied bigint, downgrades_blocked bigint, downgrades_held bigint,
+                   upgrades_applied bigint, upgrade_amount numeric, upgrade_amount_by_currency jsonb,
+                   blocks bigint, mean_block_resolution interval)
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM seats._cycle_report($1, $2) $$;
+COMMENT ON FUNCTION seats.cycle_report(timestamptz, timestamptz) IS
+    'Runbook §9 closing report for [from_ts, to_ts): downgrades applied/blocked/held, upgrades and amount, blocks';
+
+------------------------------------------------------------------------------
 -- Monitoring and repair
 ------------------------------------------------------------------------------
 
@@ -1164,6 +1506,7 @@ COMMENT ON FUNCTION seats.revalidate(text) IS
 REVOKE ALL ON ALL TABLES IN SCHEMA seats FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA seats FROM PUBLIC;
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA seats FROM PUBLIC;
+REVOKE EXECUTE ON ALL PROCEDURES IN SCHEMA seats FROM PUBLIC;
 GRANT USAGE ON SCHEMA seats TO PUBLIC;
 -- Pure calculations and texts write nothing.
 GRANT EXECUTE ON FUNCTION seats.customer_message(text, text, text) TO PUBLIC;

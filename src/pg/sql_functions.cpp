@@ -13,6 +13,7 @@ extern "C" {
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "pgtime.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
@@ -104,6 +105,16 @@ BROKER_SEATS_FUNCTION(seats_check_billing_period) {
   text *name = pg::required_text(fcinfo, 0, "billing_period");
   (void)core::parse_billing_period(pg::view_of(name));
   PG_RETURN_TEXT_P(name);
+}
+
+// seats._time_zone_known(name): PostgreSQL's own zone lookup (cached after
+// the first load), not a scan of pg_timezone_names, which reads the whole
+// zone directory on every call.
+BROKER_SEATS_FUNCTION(seats_time_zone_known) {
+  text *name = pg::required_text(fcinfo, 0, "time_zone");
+  const int length = VARSIZE_ANY_EXHDR(name);
+  if (length == 0 || length > TZ_STRLEN_MAX) PG_RETURN_BOOL(false);
+  PG_RETURN_BOOL(pg_tzset(text_to_cstring(name)) != nullptr);
 }
 
 // seats._lock_org(org): the lock every writer of an org's seats takes.

@@ -9,6 +9,7 @@ RUNS=${RUNS:-5}
 source scripts/cluster.sh
 out=docs/benchmarks.md
 tmp=$(mktemp -d)
+chmod 755 "$tmp"
 
 # 1. The core, with Google Benchmark.
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -28,6 +29,39 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 ours=$(awk '$1=="broker_seats"{print $2}' "$tmp/prorate.times" | median)
 plain=$(awk '$1=="sql_expression"{print $2}' "$tmp/prorate.times" | median)
 series=$(awk '$1=="series_only"{print $2}' "$tmp/prorate.times" | median)
+
+# 3. The cycle turnover: TURNOVER_ORGS due subscriptions, half with a pending
+# downgrade, against the set-based floor; each run on a fresh copy of one
+# template database, the two variants interleaved.
+TURNOVER_ORGS=${TURNOVER_ORGS:-100000}
+[ "${1:-}" = "--quick" ] && TURNOVER_ORGS=20000
+cp test/bench/turnover_setup.sql test/bench/turnover_floor.sql "$tmp/"
+chmod 644 "$tmp"/*.sql
+cluster_psql -d postgres -qc "CREATE DATABASE turnover_template"
+cluster_psql -d turnover_template -q -v ON_ERROR_STOP=1 -v orgs="$TURNOVER_ORGS" -f "$tmp/turnover_setup.sql" >/dev/null
+time_ms() { # database, SQL file or command
+  local start end
+  start=$(date +%s%N)
+  cluster_psql -d "$1" -q -v ON_ERROR_STOP=1 "${@:2}" >/dev/null
+  end=$(date +%s%N)
+  echo $(( (end - start) / 1000000 ))
+}
+for run in $(seq "$RUNS"); do
+  for variant in broker_seats floor; do
+    cluster_psql -d postgres -qc "DROP DATABASE IF EXISTS turnover_run" -c "CREATE DATABASE turnover_run TEMPLATE turnover_template"
+    if [ "$variant" = broker_seats ]; then
+      ms=$(time_ms turnover_run -c "CALL seats.close_due_cycles('2099-02-01 00:00-03', 1000)")
+      turned=$(cluster_psql -d turnover_run -qAtc "SELECT count(*) FROM seats.turnover")
+    else
+      ms=$(time_ms turnover_run -f "$tmp/turnover_floor.sql")
+      turned=$(cluster_psql -d turnover_run -qAtc "SELECT count(*) FROM seats.turnover")
+    fi
+    [ "$turned" = "$TURNOVER_ORGS" ] || { echo "turnover bench: $variant turned $turned of $TURNOVER_ORGS"; exit 1; }
+    echo "$variant $ms" >> "$tmp/turnover.times"
+  done
+done
+t_ours=$(awk '$1=="broker_seats"{print $2}' "$tmp/turnover.times" | median)
+t_floor=$(awk '$1=="floor"{print $2}' "$tmp/turnover.times" | median)
 cluster_stop
 trap - EXIT
 
@@ -49,6 +83,18 @@ trap - EXIT
     printf "| `seats.prorate` (C++) | %.0f | %.0f | %.2f× (%.1f× faster; whole query %.2f×) |\n", o, o - s, (o - s) / (p - s), (p - s) / (o - s), o / p;
     printf "| SQL numeric expression | %.0f | %.0f | 1.00 |\n", p, p - s;
     printf "| the rows and timestamps alone (count) | %.0f | | |\n", s }'
+  echo
+  echo "## Cycle turnover: CALL seats.close_due_cycles vs the set-based floor"
+  echo
+  echo "$TURNOVER_ORGS due subscriptions, half with a pending downgrade (half of those blocked by capacity),"
+  echo "\`test/bench/turnover_setup.sql\`; the floor is \`test/bench/turnover_floor.sql\`, one set-based statement making"
+  echo "the same state change without per-org locks, audit events or failure isolation. Median of $RUNS interleaved runs."
+  echo
+  echo "| variant | ms | orgs/s | ratio to floor |"
+  echo "|---|---:|---:|---:|"
+  awk -v o="$t_ours" -v f="$t_floor" -v n="$TURNOVER_ORGS" 'BEGIN {
+    printf "| `CALL seats.close_due_cycles` (batches of 1000) | %d | %.0f | %.1f× the time |\n", o, n * 1000 / o, o / f;
+    printf "| set-based floor | %d | %.0f | 1.0 |\n", f, n * 1000 / f }'
   echo
   echo "## Core (Google Benchmark)"
   echo

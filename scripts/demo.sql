@@ -50,6 +50,31 @@ UPDATE crm_members SET active = true WHERE name = 'Diego';
 \echo '== seats.usage: used/limit per organization'
 SELECT org, plan, seat_limit, seats_used, seats_free, over_limit, cycle_start, cycle_end, frozen FROM seats.usage;
 
+\echo '== Runbook §4.2 — an immediate upgrade, charged pro rata for the rest of the cycle'
+SELECT * FROM seats.quote_upgrade('imobiliaria-sol', 5);
+SELECT from_limit, to_limit, seat_price, units_remaining, units_in_cycle, amount, currency
+  FROM seats.upgrade('imobiliaria-sol', 5, 'crm-ticket-123');
+SELECT seats.customer_message('upgrade_applied', 'imobiliaria-sol') AS to_the_customer;
+INSERT INTO crm_members (org_id, name, role) VALUES ('imobiliaria-sol', 'Gabi', 'broker');
+SELECT org, seat_limit, seats_used, seats_free FROM seats.usage;
+
+\echo '== Runbook §4.3 — downgrades for the next cycle: one will fit, one will not'
+SELECT org, seat_limit FROM seats.onboard('imobiliaria-lua', 'imob-pro', 4);
+INSERT INTO crm_members (org_id, name, role) VALUES
+    ('imobiliaria-lua', 'Hugo', 'broker'), ('imobiliaria-lua', 'Iara', 'broker');
+SELECT org, from_limit, to_limit, status, effective_at FROM seats.schedule_downgrade('imobiliaria-lua', 2);
+SELECT org, from_limit, to_limit, status, effective_at FROM seats.schedule_downgrade('imobiliaria-sol', 3);
+SELECT seats.customer_message('downgrade_scheduled', 'imobiliaria-lua') AS to_the_customer;
+SELECT org, seat_limit, seats_used, pending_downgrade_limit, pending_downgrade_effective_at FROM seats.usage ORDER BY org;
+
+\echo '== Runbook §9 — the turnover at the end of the cycle (as pg_cron would run it then)'
+SELECT cycle_end AS turnover_at FROM seats.subscription WHERE org = 'imobiliaria-sol' \gset
+CALL seats.close_due_cycles(:'turnover_at');
+SELECT org, seat_limit, seats_used, pending_downgrade_limit, cycle_start, cycle_end FROM seats.usage ORDER BY org;
+SELECT org, cycle_end AS turned_at, outcome FROM seats.turnover ORDER BY org;
+\echo '== The cycle closing report'
+SELECT * FROM seats.cycle_report(now() - interval '1 day', :'turnover_at'::timestamptz + interval '1 day');
+
 \echo '== seats.revalidate(): the counter matches the members table'
 SELECT * FROM seats.revalidate();
 

@@ -9,6 +9,7 @@ work=$(mktemp -d /tmp/broker_seats_tap.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cp -r test/t "$work/"
 [ -d test/bench ] && cp -r test/bench "$work/"
+cp README.md "$work/"
 chown -R postgres "$work"
 tests=${*:-t/*.pl}
 run() { if [ "$(id -un)" = postgres ]; then "$@"; else runuser -u postgres -- "$@"; fi; }

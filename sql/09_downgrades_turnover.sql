@@ -69,7 +69,7 @@ UPDATE dn_members SET active = false WHERE id = (SELECT min(id) FROM dn_members 
 CALL seats.close_due_cycles('2099-03-01 00:00-03');
 SELECT * FROM dn;
 SELECT org, kind, detail->>'seats_used' AS used, detail->>'to_limit' AS to_limit, at FROM seats.event
- WHERE org IN ('fits', 'full') AND kind IN ('downgrade_applied', 'downgrade_blocked', 'downgrade_held') ORDER BY id;
+ WHERE org IN ('fits', 'full') AND kind IN ('downgrade_applied', 'downgrade_blocked', 'downgrade_held') ORDER BY at, org;
 
 -- Three missed cycles are caught up in one run, each turned once.
 SELECT org FROM seats.onboard('late', 'dn', 4, '2099-01-15');
@@ -103,7 +103,7 @@ SELECT org, cycle_start FROM seats.subscription WHERE org = 'broken';
 
 -- Inside a transaction block the procedure cannot commit per batch.
 BEGIN;
-CALL seats.close_due_cycles('2099-02-01 00:00-03');
+CALL seats.close_due_cycles('2099-12-01 00:00-03');
 ROLLBACK;
 SET default_transaction_isolation = 'repeatable read';
 SELECT try($$CALL seats.close_due_cycles('2099-02-01 00:00-03')$$);

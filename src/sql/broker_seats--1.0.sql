@@ -220,7 +220,6 @@ COMMENT ON FUNCTION seats._boundary_selftest(text) IS
 CREATE FUNCTION seats._event_hash(prev bytea, id bigint, org text, kind text, at timestamptz,
                                   actor text, change_id bigint, detail jsonb)
     RETURNS bytea LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pg_catalog.sha256(COALESCE(prev, '\x'::bytea) OPERATOR(pg_catalog.||)
         pg_catalog.convert_to(pg_catalog.concat_ws('|', id, org, kind,
@@ -233,7 +232,6 @@ $$;
 CREATE FUNCTION seats._log_event(p_org text, p_kind text, p_detail jsonb DEFAULT '{}',
                                  p_at timestamptz DEFAULT now(), p_change bigint DEFAULT NULL)
     RETURNS seats.event LANGUAGE plpgsql
-    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_prev bytea;
@@ -264,7 +262,6 @@ END
 $$;
 
 CREATE FUNCTION seats._event_append_only() RETURNS trigger LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     RAISE EXCEPTION 'seats.event is append-only: % is not allowed', TG_OP
@@ -282,7 +279,7 @@ CREATE TRIGGER event_no_truncate BEFORE TRUNCATE ON seats.event
 ------------------------------------------------------------------------------
 
 CREATE FUNCTION seats._require(p_value anyelement, p_name text) RETURNS anyelement
-    LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql IMMUTABLE
 AS $$
 BEGIN
     IF p_value IS NULL THEN
@@ -293,7 +290,7 @@ END
 $$;
 
 CREATE FUNCTION seats._check_time_zone(p_time_zone text) RETURNS text
-    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
     PERFORM seats._require(p_time_zone, 'time_zone');
@@ -366,7 +363,7 @@ $$;
 -- midnight, PostgreSQL resolves the missing local time with the offset in
 -- force before the jump, which is the first instant of that local day.
 CREATE FUNCTION seats._local_midnight(p_day date, p_time_zone text) RETURNS timestamptz
-    LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+    LANGUAGE sql STABLE PARALLEL SAFE
 AS $$ SELECT (p_day::timestamp AT TIME ZONE p_time_zone) $$;
 
 CREATE FUNCTION seats.onboard(org text, plan text, seat_limit int,
@@ -462,7 +459,7 @@ $$;
 CREATE FUNCTION seats._member_count_sql(p_rel regclass, p_org_column text, p_role_column text,
                                         p_active_column text, p_roles text[], p_only boolean,
                                         p_org text DEFAULT NULL)
-    RETURNS text LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+    RETURNS text LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
     v_active_type regtype;
@@ -485,7 +482,7 @@ $$;
 
 -- Seats per org over every attached table (for one org, or all).
 CREATE FUNCTION seats._count_sql(p_org text DEFAULT NULL) RETURNS text
-    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+    LANGUAGE sql STABLE
 AS $$
     SELECT coalesce(
         'SELECT org, sum(counted)::bigint FROM ('
@@ -500,7 +497,7 @@ $$;
 -- seats_used where it drifted and audits each fix.
 CREATE FUNCTION seats._recount(p_org text, p_reason text)
     RETURNS TABLE (org text, counted int, recorded int, fixed boolean)
-    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql
 AS $$
 DECLARE
     r record;
@@ -535,7 +532,7 @@ $$;
 
 -- Installs the enforcement triggers on one relation (table or partition).
 CREATE FUNCTION seats._install_triggers(p_rel regclass, p_att seats.attachment) RETURNS void
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql
 AS $$
 DECLARE
     v_args text;
@@ -558,7 +555,7 @@ END
 $$;
 
 CREATE FUNCTION seats._drop_triggers(p_rel regclass) RETURNS void
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql
 AS $$
 DECLARE
     t name;
@@ -575,7 +572,7 @@ $$;
 -- A table and, when partitioned, every member of its partition tree
 -- (pg_partition_tree() alone returns nothing for a plain table).
 CREATE FUNCTION seats._relation_tree(p_rel regclass) RETURNS SETOF regclass
-    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+    LANGUAGE sql STABLE
 AS $$
     SELECT p_rel
     UNION
@@ -588,7 +585,7 @@ CREATE VIEW seats.attached_relation AS
       FROM seats.attachment a, seats._relation_tree(a.relid) AS t(relation);
 
 CREATE FUNCTION seats._trigger_count(p_rel regclass) RETURNS int
-    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+    LANGUAGE sql STABLE
 AS $$
     SELECT count(*)::int FROM pg_catalog.pg_trigger tg
      WHERE tg.tgrelid = p_rel AND tg.tgname IN ('broker_seats_insert', 'broker_seats_update',
@@ -599,7 +596,7 @@ $$;
 -- partitions created or attached since, removes them from detached ones.
 -- Returns true when it changed anything.
 CREATE FUNCTION seats._sync_triggers() RETURNS boolean
-    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql
 AS $$
 DECLARE
     r record;
@@ -637,7 +634,7 @@ $$;
 
 -- The type of a mapped column; 22023 naming the argument when it is missing.
 CREATE FUNCTION seats._column_type(p_rel regclass, p_column name, p_argument text) RETURNS regtype
-    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
     v_type regtype;
@@ -657,7 +654,7 @@ $$;
 -- an attachment, installs them anew; the table is locked against writes
 -- until commit, so the recount that follows sees a still table.
 CREATE FUNCTION seats._replace_triggers(p_table regclass, p_att seats.attachment) RETURNS void
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql
 AS $$
 DECLARE
     v_rel regclass;
@@ -676,7 +673,7 @@ $$;
 
 CREATE FUNCTION seats._check_mapping(member_table regclass, org_column name, role_column name,
                                      active_column name)
-    RETURNS text LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+    RETURNS text LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
     v_org_type regtype;
@@ -858,7 +855,7 @@ CREATE EVENT TRIGGER broker_seats_drop_guard ON sql_drop
 
 -- The org's subscription, or SB002.
 CREATE FUNCTION seats._subscription(p_org text) RETURNS seats.subscription
-    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
     v_sub seats.subscription;
@@ -874,7 +871,7 @@ $$;
 
 -- SB003 while the org is frozen (runbook §6: no new commercial changes).
 CREATE FUNCTION seats._check_not_frozen(p_sub seats.subscription) RETURNS void
-    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
     v_reason text;
@@ -892,7 +889,7 @@ END
 $$;
 
 CREATE FUNCTION seats._check_upgrade(p_sub seats.subscription, p_new_limit int) RETURNS void
-    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
     PERFORM seats._require(p_new_limit, 'new_limit');
@@ -909,7 +906,7 @@ $$;
 -- Idempotency: the change an earlier request with this key made, if any.
 -- The same key with other terms is SB004, naming the earlier change.
 CREATE FUNCTION seats._replay(p_org text, p_key text, p_kind text, p_to_limit int) RETURNS seats.change
-    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
     v_change seats.change;
@@ -931,7 +928,7 @@ $$;
 -- whole calculation (plan, unit price, currency, granularity, units, cycle,
 -- amount), for the cycle that contains p_at.
 CREATE FUNCTION seats._price_upgrade(p_sub seats.subscription, p_new_limit int, p_at timestamptz)
-    RETURNS seats.change LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+    RETURNS seats.change LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
     v_plan seats.plan;
@@ -973,7 +970,7 @@ $$;
 -- Applies a priced upgrade: the new limit at once, pending downgrades
 -- superseded, the audit event.
 CREATE FUNCTION seats._apply_upgrade(p_change seats.change, p_at timestamptz) RETURNS void
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql
 AS $$
 DECLARE
     v_superseded bigint;
@@ -998,7 +995,7 @@ END
 $$;
 
 CREATE FUNCTION seats._insert_change(p_change seats.change) RETURNS seats.change
-    LANGUAGE sql SET search_path = pg_catalog, pg_temp
+    LANGUAGE sql
 AS $$
     INSERT INTO seats.change (org, kind, from_limit, to_limit, status, requested_at, requested_by, applied_at,
                               effective_at, request_key, plan, seat_price, currency, granularity,
@@ -1014,7 +1011,7 @@ $$;
 
 CREATE FUNCTION seats._quote_upgrade(p_org text, p_new_limit int, p_at timestamptz)
     RETURNS TABLE (amount numeric, currency text, units_remaining int, units_in_cycle int)
-    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
     v_sub seats.subscription;
@@ -1041,7 +1038,7 @@ COMMENT ON FUNCTION seats.quote_upgrade(text, int, timestamptz) IS
     'What seats.upgrade would charge now; writes nothing';
 
 CREATE FUNCTION seats._upgrade(p_org text, p_new_limit int, p_key text, p_at timestamptz)
-    RETURNS seats.change LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    RETURNS seats.change LANGUAGE plpgsql
 AS $$
 DECLARE
     v_sub seats.subscription;
@@ -1077,7 +1074,7 @@ COMMENT ON FUNCTION seats.upgrade(text, int, text, timestamptz) IS
     'Raises the seat limit at once; the added seats are charged pro rata for the rest of the cycle';
 
 CREATE FUNCTION seats._request_upgrade(p_org text, p_new_limit int, p_key text)
-    RETURNS seats.change LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    RETURNS seats.change LANGUAGE plpgsql
 AS $$
 DECLARE
     v_sub seats.subscription;
@@ -1114,7 +1111,7 @@ COMMENT ON FUNCTION seats.request_upgrade(text, int, text) IS
     'Records an upgrade for manual execution (status requested); seats.apply_change() applies it';
 
 CREATE FUNCTION seats._apply_change(p_id bigint, p_at timestamptz)
-    RETURNS seats.change LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    RETURNS seats.change LANGUAGE plpgsql
 AS $$
 DECLARE
     v_org text;
@@ -1166,7 +1163,7 @@ COMMENT ON FUNCTION seats.apply_change(bigint, timestamptz) IS
 -- The end of the cycle containing p_at, from the anchor: where a change
 -- requested at p_at takes effect, even while a turnover is overdue.
 CREATE FUNCTION seats._cycle_end_at(p_sub seats.subscription, p_at timestamptz) RETURNS timestamptz
-    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+    LANGUAGE sql STABLE
 AS $$
     SELECT seats._local_midnight(b.cycle_end, p_sub.time_zone)
       FROM seats.plan p,
@@ -1175,7 +1172,7 @@ AS $$
 $$;
 
 CREATE FUNCTION seats._schedule_downgrade(p_org text, p_new_limit int, p_key text)
-    RETURNS seats.change LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    RETURNS seats.change LANGUAGE plpgsql
 AS $$
 DECLARE
     v_sub seats.subscription;
@@ -1246,7 +1243,7 @@ COMMENT ON FUNCTION seats.schedule_downgrade(text, int, text) IS
     'Lowers the seat limit at the end of the current cycle, if active brokers then fit';
 
 CREATE FUNCTION seats._cancel_change(p_id bigint, p_reason text)
-    RETURNS seats.change LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    RETURNS seats.change LANGUAGE plpgsql
 AS $$
 DECLARE
     v_org text;
@@ -1287,73 +1284,79 @@ AS $$
      LIMIT p_limit
 $$;
 
--- Turns one organization over every cycle that ended by p_as_of, under the
--- org lock (the lock broker writes take: no seat can be taken between the
--- capacity check and the new limit). Returns the number of cycles turned;
--- 0 when another run already did it.
-CREATE FUNCTION seats._turn_over(p_org text, p_as_of timestamptz) RETURNS int
+-- Turns a batch of organizations over every cycle that ended by p_as_of,
+-- set-based, under their org locks (the lock broker writes take: no seat can
+-- be taken between the capacity check and the new limit). Each pass turns
+-- every still-due org of the batch over one cycle: with the pending
+-- downgrade applied (active brokers <= new limit), blocked (kept pending for
+-- the next turnover) or held (frozen), one turnover row (the exactly-once
+-- key), one audit event per downgrade outcome, and the subscription moved
+-- to the next cycle; passes repeat to catch up missed cycles. Returns the
+-- number of (org, cycle) turnovers; orgs another run already turned count 0.
+CREATE FUNCTION seats._turn_over(p_orgs text[], p_as_of timestamptz) RETURNS int
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_sub seats.subscription;
-    v_period text;
-    v_frozen boolean;
-    v_change seats.change;
-    v_boundary timestamptz;
-    v_next timestamptz;
-    v_outcome text;
+    v_frozen_all boolean := EXISTS (SELECT 1 FROM seats.global_freeze);
+    v_pass int;
     v_turned int := 0;
 BEGIN
-    PERFORM seats._lock_org(p_org);
-    SELECT s.* INTO v_sub FROM seats.subscription s WHERE s.org = p_org;
-    IF NOT FOUND OR v_sub.cycle_end > p_as_of THEN
-        RETURN 0;
-    END IF;
-    SELECT p.billing_period INTO v_period FROM seats.plan p WHERE p.code = v_sub.plan;
-    v_frozen := v_sub.frozen OR EXISTS (SELECT 1 FROM seats.global_freeze);
-
-    WHILE v_sub.cycle_end <= p_as_of LOOP
-        v_boundary := v_sub.cycle_end;
-        v_next := seats._local_midnight(
-            (SELECT b.cycle_end FROM seats.cycle_bounds(v_sub.cycle_anchor, v_period,
-                                                        (v_boundary AT TIME ZONE v_sub.time_zone)::date) b),
-            v_sub.time_zone);
-        v_outcome := NULL;
-        SELECT c.* INTO v_change FROM seats.change c
-         WHERE c.org = p_org AND c.kind = 'downgrade' AND c.status IN ('scheduled', 'blocked', 'held')
-           AND c.effective_at <= v_boundary
-         ORDER BY c.id DESC LIMIT 1;
-        IF FOUND THEN
-            v_outcome := CASE WHEN v_frozen THEN 'held'
-                              WHEN v_sub.seats_used <= v_change.to_limit THEN 'applied'
-                              ELSE 'blocked' END;
+    PERFORM seats._lock_org(o) FROM unnest(p_orgs) o ORDER BY o COLLATE "C";
+    LOOP
+        WITH due AS (
+            SELECT s.org, s.cycle_start, s.cycle_end, s.seats_used, s.seat_limit, s.frozen OR v_frozen_all AS frozen,
+                   seats._local_midnight(b.cycle_end, s.time_zone) AS next_end,
+                   c.id AS change_id, c.from_limit, c.to_limit
+              FROM seats.subscription s
+              JOIN seats.plan p ON p.code = s.plan
+              -- The cycle that starts at the boundary being crossed.
+              CROSS JOIN LATERAL seats.cycle_bounds(s.cycle_anchor, p.billing_period,
+                                                    (s.cycle_end AT TIME ZONE s.time_zone)::date) b
+              LEFT JOIN LATERAL (
+                    SELECT c.id, c.from_limit, c.to_limit FROM seats.change c
+                     WHERE c.org = s.org AND c.kind = 'downgrade' AND c.status IN ('scheduled', 'blocked', 'held')
+                       AND c.effective_at <= s.cycle_end
+                     ORDER BY c.id DESC LIMIT 1) c ON true
+             WHERE s.org = ANY (p_orgs) AND s.cycle_end <= p_as_of),
+        decided AS (
+            SELECT d.*, CASE WHEN d.change_id IS NULL THEN NULL
+                             WHEN d.frozen THEN 'held'
+                             WHEN d.seats_used <= d.to_limit THEN 'applied'
+                             ELSE 'blocked' END AS outcome
+              FROM due d),
+        changes AS (
             UPDATE seats.change c
-               SET status = v_outcome,
-                   applied_at = CASE WHEN v_outcome = 'applied' THEN v_boundary END,
-                   effective_at = CASE WHEN v_outcome = 'applied' THEN v_boundary ELSE v_next END,
-                   from_limit = v_sub.seat_limit
-             WHERE c.id = v_change.id;
-            IF v_outcome = 'applied' THEN
-                v_sub.seat_limit := v_change.to_limit;
-            END IF;
-            PERFORM seats._log_event(p_org, 'downgrade_' || v_outcome,
-                jsonb_build_object('from_limit', v_change.from_limit, 'to_limit', v_change.to_limit,
-                                   'seats_used', v_sub.seats_used, 'cycle_end', v_boundary,
-                                   'next_attempt', CASE WHEN v_outcome = 'applied' THEN NULL ELSE v_next END),
-                v_boundary, v_change.id);
-        END IF;
-        INSERT INTO seats.turnover (org, cycle_start, cycle_end, as_of, downgrade, outcome)
-        VALUES (p_org, v_sub.cycle_start, v_boundary, p_as_of, v_change.id, v_outcome);
-        v_sub.cycle_start := v_boundary;
-        v_sub.cycle_end := v_next;
-        v_change := NULL;
-        v_turned := v_turned + 1;
+               SET status = d.outcome,
+                   applied_at = CASE WHEN d.outcome = 'applied' THEN d.cycle_end END,
+                   effective_at = CASE WHEN d.outcome = 'applied' THEN d.cycle_end ELSE d.next_end END,
+                   from_limit = d.seat_limit
+              FROM decided d WHERE c.id = d.change_id),
+        numbered AS (
+            SELECT d.*, nextval('seats.event_id_seq') AS event_id,
+                   (SELECT e.hash FROM seats.event e WHERE e.org = d.org ORDER BY e.id DESC LIMIT 1) AS prev_hash,
+                   jsonb_build_object('from_limit', d.from_limit, 'to_limit', d.to_limit, 'seats_used', d.seats_used,
+                                      'cycle_end', d.cycle_end,
+                                      'next_attempt', CASE WHEN d.outcome = 'applied' THEN NULL ELSE d.next_end END)
+                       AS detail
+              FROM decided d WHERE d.outcome IS NOT NULL),
+        events AS (
+            INSERT INTO seats.event (id, org, kind, at, actor, change_id, detail, prev_hash, hash)
+            SELECT n.event_id, n.org, 'downgrade_' || n.outcome, n.cycle_end, session_user, n.change_id, n.detail,
+                   n.prev_hash,
+                   seats._event_hash(n.prev_hash, n.event_id, n.org, 'downgrade_' || n.outcome, n.cycle_end,
+                                     session_user, n.change_id, n.detail)
+              FROM numbered n),
+        turnovers AS (
+            INSERT INTO seats.turnover (org, cycle_start, cycle_end, as_of, downgrade, outcome)
+            SELECT d.org, d.cycle_start, d.cycle_end, p_as_of, d.change_id, d.outcome FROM decided d)
+        UPDATE seats.subscription s
+           SET cycle_start = d.cycle_end, cycle_end = d.next_end, updated_at = now(),
+               seat_limit = CASE WHEN d.outcome = 'applied' THEN d.to_limit ELSE s.seat_limit END
+          FROM decided d WHERE s.org = d.org;
+        GET DIAGNOSTICS v_pass = ROW_COUNT;
+        EXIT WHEN v_pass = 0;
+        v_turned := v_turned + v_pass;
     END LOOP;
-
-    UPDATE seats.subscription s
-       SET cycle_start = v_sub.cycle_start, cycle_end = v_sub.cycle_end, seat_limit = v_sub.seat_limit,
-           updated_at = now()
-     WHERE s.org = p_org;
     RETURN v_turned;
 END
 $$;
@@ -1396,27 +1399,32 @@ CREATE PROCEDURE seats.close_due_cycles(as_of timestamptz DEFAULT now(), batch_s
 AS $$
 DECLARE
     v_org text;
+    v_batch text[];
     v_failed text[] := '{}';
-    v_seen int;
     v_state text;
     v_message text;
 BEGIN
     PERFORM seats._check_turnover_args(as_of, batch_size);
     LOOP
-        v_seen := 0;
-        FOR v_org IN SELECT o FROM seats._due_orgs(as_of, batch_size, v_failed) o LOOP
-            v_seen := v_seen + 1;
-            BEGIN
-                PERFORM seats._turn_over(v_org, as_of);
-            EXCEPTION WHEN OTHERS THEN
-                -- One org's failure is recorded and does not stop the others.
-                GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT;
-                PERFORM seats._turnover_failed(v_org, as_of, v_state, v_message);
-                v_failed := pg_catalog.array_append(v_failed, v_org);
-            END;
-        END LOOP;
+        v_batch := ARRAY(SELECT o FROM seats._due_orgs(as_of, batch_size, v_failed) o);
+        EXIT WHEN pg_catalog.cardinality(v_batch) = 0;
+        BEGIN
+            -- The whole batch at once: one subtransaction, set-based.
+            PERFORM seats._turn_over(v_batch, as_of);
+        EXCEPTION WHEN OTHERS THEN
+            -- Something in the batch failed: redo it org by org, so that each
+            -- failure is recorded and does not stop the others.
+            FOREACH v_org IN ARRAY v_batch LOOP
+                BEGIN
+                    PERFORM seats._turn_over(ARRAY[v_org], as_of);
+                EXCEPTION WHEN OTHERS THEN
+                    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT;
+                    PERFORM seats._turnover_failed(v_org, as_of, v_state, v_message);
+                    v_failed := pg_catalog.array_append(v_failed, v_org);
+                END;
+            END LOOP;
+        END;
         COMMIT;
-        EXIT WHEN v_seen = 0;
     END LOOP;
 END
 $$;
@@ -1427,7 +1435,7 @@ CREATE FUNCTION seats._cycle_report(p_from timestamptz, p_to timestamptz)
     RETURNS TABLE (downgrades_applied bigint, downgrades_blocked bigint, downgrades_held bigint,
                    upgrades_applied bigint, upgrade_amount numeric, upgrade_amount_by_currency jsonb,
                    blocks bigint, mean_block_resolution interval)
-    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
     PERFORM seats._require(p_from, 'from_ts'), seats._require(p_to, 'to_ts');
@@ -1487,7 +1495,7 @@ COMMENT ON VIEW seats.usage IS 'Seats per organization: used/limit, free, over l
 
 CREATE FUNCTION seats._revalidate(p_org text)
     RETURNS TABLE (org text, counted int, recorded int, fixed boolean)
-    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql
 AS $$
 BEGIN
     IF p_org IS NOT NULL AND NOT EXISTS (SELECT 1 FROM seats.subscription s WHERE s.org = p_org) THEN

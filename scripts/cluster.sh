@@ -14,7 +14,8 @@ as_pg() {
 free_port() {
   local port
   for port in $(seq 54320 54399); do
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && [ ! -e "/tmp/.s.PGSQL.$port" ]; then
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && [ ! -e "/tmp/.s.PGSQL.$port" ] &&
+      ! compgen -G "/tmp/broker_seats.*/.s.PGSQL.$port" >/dev/null; then
       echo "$port"
       return
     fi

@@ -1,0 +1,1 @@
+INSERT INTO members (org_id, role, active) VALUES (:org, 'broker', true);

@@ -1,0 +1,1 @@
+SELECT attempt_insert(3001, :floor);

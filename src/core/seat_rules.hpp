@@ -41,7 +41,8 @@ struct Transition {
 // Old row -> new row. A missing old row is an INSERT, a missing new row a DELETE.
 Transition classify(const std::optional<MemberSeat> &before, const std::optional<MemberSeat> &after) noexcept;
 
-// One seat a row held before the statement (sign -1) or holds after it (+1).
+// Seats rows held before the statement (negative) or hold after it
+// (positive): one row is -1 or +1; callers may merge rows of one org.
 struct SeatChange {
   std::string_view org;
   int sign = 0;

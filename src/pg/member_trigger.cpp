@@ -42,9 +42,29 @@ struct CollectedChanges {
   size_t count;
 };
 
-// Reads the seat-relevant columns of the row in `slot`. The org text is
-// copied into the current memory context only when the row consumes a seat.
-core::MemberSeat read_member(const MemberColumns &cols, TupleTableSlot *slot) {
+// The text of the last org key converted: the rows of one statement mostly
+// share a few orgs (a bulk load: one), so the output function runs once per
+// run of equal keys, not once per row.
+struct OrgTextCache {
+  Datum key;
+  bool valid;
+  std::string_view text;
+};
+
+std::string_view org_text(const MemberColumns &cols, Datum org, OrgTextCache &cache) {
+  if (cache.valid && datumIsEqual(cache.key, org, cols.org_byval, cols.org_len)) return cache.text;
+  const char *converted = cols.org_is_text ? text_to_cstring(DatumGetTextPP(org))
+                                           : OutputFunctionCall(const_cast<FmgrInfo *>(&cols.org_output), org);
+  // The slot's datum dies with the next row: keep a copy of the key.
+  cache.key = datumCopy(org, cols.org_byval, cols.org_len);
+  cache.valid = true;
+  cache.text = std::string_view(converted, strlen(converted));
+  return cache.text;
+}
+
+// Reads the seat-relevant columns of the row in `slot`; the org's text only
+// when the row consumes a seat.
+core::MemberSeat read_member(const MemberColumns &cols, TupleTableSlot *slot, OrgTextCache &orgs) {
   core::MemberSeat seat;
   bool isnull;
   Datum active = slot_getattr(slot, cols.active_att, &isnull);
@@ -54,11 +74,18 @@ core::MemberSeat read_member(const MemberColumns &cols, TupleTableSlot *slot) {
   seat.seat_role = !isnull && is_seat_role(cols, role);
   if (!seat.seat_role) return seat;
   Datum org = slot_getattr(slot, cols.org_att, &isnull);
-  if (isnull) return seat;
-  const char *org_text = cols.org_is_text ? text_to_cstring(DatumGetTextPP(org))
-                                      : OutputFunctionCall(const_cast<FmgrInfo *>(&cols.org_output), org);
-  seat.org = std::string_view(org_text, strlen(org_text));
+  if (!isnull) seat.org = org_text(cols, org, orgs);
   return seat;
+}
+
+// Appends one seat change, merged into the previous one when it is for the
+// same org (so a bulk statement on one org nets in O(rows), not O(rows log rows)).
+void push(CollectedChanges *out, std::string_view org, int sign) {
+  if (out->count > 0 && out->items[out->count - 1].org == org) {
+    out->items[out->count - 1].sign += sign;
+    return;
+  }
+  out->items[out->count++] = core::SeatChange{org, sign};
 }
 
 // Records what the row's transition (old -> new; a missing side is an
@@ -66,10 +93,8 @@ core::MemberSeat read_member(const MemberColumns &cols, TupleTableSlot *slot) {
 void collect(const std::optional<core::MemberSeat> &before, const std::optional<core::MemberSeat> &after,
              CollectedChanges *out) {
   const core::Transition t = core::classify(before, after);
-  if (t.kind == core::TransitionKind::release || t.kind == core::TransitionKind::move)
-    out->items[out->count++] = core::SeatChange{t.from, -1};
-  if (t.kind == core::TransitionKind::acquire || t.kind == core::TransitionKind::move)
-    out->items[out->count++] = core::SeatChange{t.to, +1};
+  if (t.kind == core::TransitionKind::release || t.kind == core::TransitionKind::move) push(out, t.from, -1);
+  if (t.kind == core::TransitionKind::acquire || t.kind == core::TransitionKind::move) push(out, t.to, +1);
 }
 
 bool same_column(TupleTableSlot *a, TupleTableSlot *b, AttrNumber att, bool byval, int16 len) {
@@ -111,6 +136,7 @@ CollectedChanges collect_changes(const TriggerData *trigdata, const MemberColumn
   TupleTableSlot *new_slot = news ? MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple) : nullptr;
   if (olds) start_reading(olds);
   if (news) start_reading(news);
+  OrgTextCache old_orgs{0, false, {}}, new_orgs{0, false, {}};
   // Old and new rows of an UPDATE are captured pairwise, in step. Were a
   // pair ever not the same row, the per-org sums would still be exact: each
   // side counts its own seats.
@@ -119,8 +145,8 @@ CollectedChanges collect_changes(const TriggerData *trigdata, const MemberColumn
   while (have_old || have_new) {
     if (!(have_old && have_new && same_seat_columns(cols, old_slot, new_slot))) {
       std::optional<core::MemberSeat> before, after;
-      if (have_old) before = read_member(cols, old_slot);
-      if (have_new) after = read_member(cols, new_slot);
+      if (have_old) before = read_member(cols, old_slot, old_orgs);
+      if (have_new) after = read_member(cols, new_slot, new_orgs);
       collect(before, after, &out);
     }
     if (have_old) have_old = tuplestore_gettupleslot(olds, true, false, old_slot);

@@ -241,6 +241,32 @@ for s in ('bulk_insert', 'bulk_delete'):
 L.append(f"| prorate faster than the SQL expression | {(pp - ps) / (po - ps):.1f}× | {ok(po < pp)} |")
 L.append(f"| turnover within 3× of the set-based floor | {to / tf:.1f}× | {ok(to / tf <= 3)} |\n")
 
+missed = [l for l in L if l.endswith('| ✗ |')]
+L.append('### Targets not met, and why\n')
+if not missed:
+    L.append('None in this run.\n')
+else:
+    why = {
+        'insert ≥ 0.95': 'broker_seats takes a heavyweight org lock per statement (the floor takes none): it is what '
+                         'makes REPEATABLE READ writers see SB001 instead of 40001 and what the turnover\'s capacity '
+                         'check relies on. Single-client runs here are dominated by scheduler wake-up latency and '
+                         'vary by ±10% between runs.',
+        'update of a non-seat': 'an AFTER UPDATE statement trigger with transition tables makes PostgreSQL copy the old '
+                                'and new row of every updated row into tuplestores (PostgreSQL refuses column lists on '
+                                'such triggers, so even name-only updates pay it); perf shows about 4% of backend time '
+                                'in that machinery, and ±10% run-to-run noise on top.',
+        'bulk_delete': 'the statement\'s 10,000 old rows are copied into the transition table and read back; on a '
+                       'statement that itself takes under 10 ms that copy alone is most of a 2× factor.',
+        'flat': 'single-org runs at 1 client are noisy here; the check is O(1) in the org\'s size by construction '
+                '(one counter row, no count).',
+        'rejections': 'the refusal path builds the customer-facing SB001 report (texts, DETAIL, HINT).',
+        'turnover': 'the turnover writes hash-chained audit events and takes per-org locks, which the floor does not.',
+    }
+    for l in missed:
+        target = l.split('|')[1].strip()
+        reason = next((v for k, v in why.items() if target.startswith(k) or k in target), 'see the figures above.')
+        L.append(f"- **{target}**: {reason}")
+    L.append('')
 L.append('## Core (Google Benchmark)\n')
 L.append('```')
 L += [l.rstrip() for l in open(f"{tmp}/core.txt") if re.match(r'^(BM_|-|Benchmark)', l)]

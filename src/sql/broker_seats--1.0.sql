@@ -1110,6 +1110,25 @@ AS $$ SELECT * FROM seats._request_upgrade($1, $2, $3) $$;
 COMMENT ON FUNCTION seats.request_upgrade(text, int, text) IS
     'Records an upgrade for manual execution (status requested); seats.apply_change() applies it';
 
+-- A change by id, read again after taking its org's lock (so its status is
+-- current); 22023 for an unknown id.
+CREATE FUNCTION seats._locked_change(p_id bigint) RETURNS seats.change
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_org text;
+    v_change seats.change;
+BEGIN
+    SELECT c.org INTO v_org FROM seats.change c WHERE c.id = p_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown change %', p_id USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM seats._lock_org(v_org);
+    SELECT c.* INTO v_change FROM seats.change c WHERE c.id = p_id;
+    RETURN v_change;
+END
+$$;
+
 CREATE FUNCTION seats._apply_change(p_id bigint, p_at timestamptz)
     RETURNS seats.change LANGUAGE plpgsql
 AS $$
@@ -1120,12 +1139,8 @@ DECLARE
     v_priced seats.change;
 BEGIN
     PERFORM seats._require(p_id, 'change_id'), seats._require(p_at, 'at');
-    SELECT c.org INTO v_org FROM seats.change c WHERE c.id = p_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'unknown change %', p_id USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    PERFORM seats._lock_org(v_org);
-    SELECT c.* INTO v_change FROM seats.change c WHERE c.id = p_id;
+    v_change := seats._locked_change(p_id);
+    v_org := v_change.org;
     IF v_change.kind <> 'upgrade' THEN
         RAISE EXCEPTION 'change % is a %: only requested upgrades are applied by hand', p_id, v_change.kind
             USING ERRCODE = 'SB004', HINT = 'Downgrades take effect at the cycle turnover.';
@@ -1250,12 +1265,8 @@ DECLARE
     v_change seats.change;
 BEGIN
     PERFORM seats._require(p_id, 'change_id'), seats._require(p_reason, 'reason');
-    SELECT c.org INTO v_org FROM seats.change c WHERE c.id = p_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'unknown change %', p_id USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    PERFORM seats._lock_org(v_org);
-    SELECT c.* INTO v_change FROM seats.change c WHERE c.id = p_id;
+    v_change := seats._locked_change(p_id);
+    v_org := v_change.org;
     IF v_change.status NOT IN ('requested', 'scheduled', 'blocked', 'held') THEN
         RAISE EXCEPTION 'change % is %, not pending', p_id, v_change.status
             USING ERRCODE = 'SB004', HINT = 'Only requested upgrades and pending downgrades can be cancelled; '

@@ -7,7 +7,7 @@ packages=(
   postgresql-15 postgresql-client-15 postgresql-server-dev-15 postgresql-contrib
   libboost-date-time-dev
   cmake libgtest-dev libbenchmark-dev
-  libipc-run-perl
+  libipc-run-perl python3
   postgresql-15-cron
   clang-14 llvm-14-dev clang libclang-rt-14-dev
 )

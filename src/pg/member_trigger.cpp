@@ -13,7 +13,7 @@
 // ever alive across a PostgreSQL call that can raise an ERROR:
 //   1. read the transition tables (PostgreSQL calls, plain C data);
 //   2. net the seat changes per organization (pure C++ core);
-//   3. lock, check and write each organization's counter (SPI).
+//   3. lock, check and write each organization's counter.
 #include "core/seat_rules.hpp"
 #include "pg/boundary.hpp"
 #include "pg/member_columns.hpp"
@@ -199,11 +199,9 @@ BROKER_SEATS_FUNCTION(member_change_trigger) {
   if (orgs == 0) return PointerGetDatum(nullptr);
 
   // Phase 3: each organization locked, checked and written once, in org order.
-  if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
   const pg::OwnerRights rights = pg::become_extension_owner();
   for (size_t i = 0; i < orgs; ++i) pg::apply_seat_delta(deltas[i].org.data(), deltas[i].delta);
   pg::restore_rights(rights);
-  SPI_finish();
   return PointerGetDatum(nullptr);
 }
 

@@ -18,13 +18,14 @@ void lock_org(const char *org, int length);
 // with the latest committed state (so a waiting writer at REPEATABLE READ
 // sees the winner's seat instead of failing with a serialization error).
 // Raises SB001 when delta > 0 and the org would exceed its limit, SB002 when
-// delta > 0 and the org has no subscription. Needs an SPI connection and the
-// extension owner's rights (see OwnerRights).
+// delta > 0 and the org has no subscription. The row is read through the
+// primary key and updated directly in the heap (see seat_counter.cpp).
 void apply_seat_delta(const char *org, int64 delta);
 
-// Runs SPI work as the owner of schema `seats`, whatever user wrote to the
-// member table: the application needs no rights on seats.* and cannot write
-// there itself. Trivially destructible on purpose: an ERROR in between is
+// Runs the triggers' work (the TRUNCATE trigger's SPI queries, the counter
+// updates) as the owner of schema `seats`, whatever user wrote to the member
+// table: the application needs no rights on seats.* and cannot write there
+// itself. Trivially destructible on purpose: an ERROR in between is
 // cleaned up by transaction abort, which restores the user.
 struct OwnerRights {
   Oid saved_user;

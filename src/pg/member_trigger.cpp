@@ -199,9 +199,8 @@ BROKER_SEATS_FUNCTION(member_change_trigger) {
   if (orgs == 0) return PointerGetDatum(nullptr);
 
   // Phase 3: each organization locked, checked and written once, in org order.
-  const pg::OwnerRights rights = pg::become_extension_owner();
+  // No rights to switch: the counter path runs no SQL, so nothing checks them.
   for (size_t i = 0; i < orgs; ++i) pg::apply_seat_delta(deltas[i].org.data(), deltas[i].delta);
-  pg::restore_rights(rights);
   return PointerGetDatum(nullptr);
 }
 

@@ -22,10 +22,9 @@ void lock_org(const char *org, int length);
 // primary key and updated directly in the heap (see seat_counter.cpp).
 void apply_seat_delta(const char *org, int64 delta);
 
-// Runs the triggers' work (the TRUNCATE trigger's SPI queries, the counter
-// updates) as the owner of schema `seats`, whatever user wrote to the member
-// table: the application needs no rights on seats.* and cannot write there
-// itself. Trivially destructible on purpose: an ERROR in between is
+// Runs the TRUNCATE trigger's SPI queries as the owner of schema `seats`,
+// whatever user wrote to the member table: the application needs no rights
+// on seats.* and cannot write there itself. Trivially destructible on purpose: an ERROR in between is
 // cleaned up by transaction abort, which restores the user.
 struct OwnerRights {
   Oid saved_user;

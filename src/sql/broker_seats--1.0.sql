@@ -924,6 +924,20 @@ BEGIN
 END
 $$;
 
+-- The start of every commercial request: arguments present, the org lock
+-- taken (a concurrent request with the same key waits here, then finds this
+-- one's change), and the change an earlier request with this key made.
+CREATE FUNCTION seats._begin_change(p_org text, p_new_limit int, p_key text, p_kind text,
+                                    p_at timestamptz DEFAULT now())
+    RETURNS seats.change LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM seats._require(p_org, 'org'), seats._require(p_new_limit, 'new_limit'), seats._require(p_at, 'at');
+    PERFORM seats._lock_org(p_org);
+    RETURN seats._replay(p_org, p_key, p_kind, p_new_limit);
+END
+$$;
+
 -- Prices raising p_sub to p_new_limit at p_at: a change row carrying the
 -- whole calculation (plan, unit price, currency, granularity, units, cycle,
 -- amount), for the cycle that contains p_at.
@@ -1044,11 +1058,7 @@ DECLARE
     v_sub seats.subscription;
     v_change seats.change;
 BEGIN
-    PERFORM seats._require(p_org, 'org'), seats._require(p_new_limit, 'new_limit'), seats._require(p_at, 'at');
-    -- The org lock first: a concurrent request with the same key waits here
-    -- and then finds this one's change.
-    PERFORM seats._lock_org(p_org);
-    v_change := seats._replay(p_org, p_key, 'upgrade', p_new_limit);
+    v_change := seats._begin_change(p_org, p_new_limit, p_key, 'upgrade', p_at);
     IF v_change.id IS NOT NULL THEN
         RETURN v_change;
     END IF;
@@ -1080,9 +1090,7 @@ DECLARE
     v_sub seats.subscription;
     v_change seats.change;
 BEGIN
-    PERFORM seats._require(p_org, 'org'), seats._require(p_new_limit, 'new_limit');
-    PERFORM seats._lock_org(p_org);
-    v_change := seats._replay(p_org, p_key, 'upgrade', p_new_limit);
+    v_change := seats._begin_change(p_org, p_new_limit, p_key, 'upgrade');
     IF v_change.id IS NOT NULL THEN
         RETURN v_change;
     END IF;
@@ -1194,9 +1202,7 @@ DECLARE
     v_change seats.change;
     v_superseded bigint;
 BEGIN
-    PERFORM seats._require(p_org, 'org'), seats._require(p_new_limit, 'new_limit');
-    PERFORM seats._lock_org(p_org);
-    v_change := seats._replay(p_org, p_key, 'downgrade', p_new_limit);
+    v_change := seats._begin_change(p_org, p_new_limit, p_key, 'downgrade');
     IF v_change.id IS NOT NULL THEN
         RETURN v_change;
     END IF;

@@ -7,7 +7,14 @@
 
 EXTENSION = broker_seats
 MODULE_big = broker_seats
+# The released scripts (src/sql/broker_seats--1.0.sql and the upgrade
+# scripts) never change; the current version's install script is assembled
+# from the sources by concern in src/sql/install/, in file-name order.
+EXTVERSION = 1.1
 DATA = $(wildcard src/sql/broker_seats--*.sql)
+DATA_built = broker_seats--$(EXTVERSION).sql
+INSTALL_SOURCES = $(sort $(wildcard src/sql/install/*.sql))
+EXTRA_CLEAN = broker_seats--$(EXTVERSION).sql
 
 CORE_SRCS = $(wildcard src/core/*.cpp)
 PG_SRCS = $(wildcard src/pg/*.cpp)
@@ -36,6 +43,9 @@ endif
 endif
 
 .PHONY: deps test demo unit bench
+
+broker_seats--$(EXTVERSION).sql: $(INSTALL_SOURCES)
+	cat $^ > $@
 
 deps:
 	bash scripts/install-deps.sh

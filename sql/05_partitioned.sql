@@ -57,9 +57,13 @@ ALTER TABLE pm DETACH PARTITION pm_3;
 SELECT * FROM pused;
 SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'pm_3'::regclass AND tgname LIKE 'broker\_seats\_%';
 INSERT INTO pm_3 VALUES (31, 3, 'broker', true);
--- Attaching it back counts what it holds (over the limit: shown, not undone).
-ALTER TABLE pm ATTACH PARTITION pm_3 FOR VALUES IN (3);
+-- Attaching it back when its brokers do not fit is refused (SPEC rule 6:
+-- over the limit only through a rollback); once they fit, it counts them.
+SELECT try($$ALTER TABLE pm ATTACH PARTITION pm_3 FOR VALUES IN (3)$$);
 SELECT org, seats_used, over_limit FROM seats.usage WHERE org = '3';
+SELECT (seats.upgrade('3', 2)).to_limit;
+ALTER TABLE pm ATTACH PARTITION pm_3 FOR VALUES IN (3);
+SELECT org, seats_used, seat_limit FROM seats.usage WHERE org = '3';
 SELECT try($$INSERT INTO pm VALUES (32, 3, 'broker', true)$$);
 -- Dropping a partition gives its seats back.
 DROP TABLE pm_3;

@@ -6,6 +6,22 @@
 
 namespace broker_seats::core {
 
+std::string_view strip_trailing_blanks(std::string_view value) noexcept {
+  std::size_t n = value.size();
+  while (n > 0 && value[n - 1] == ' ') --n;
+  return value.substr(0, n);
+}
+
+bool is_seat_role(std::string_view value, const std::string_view *roles, std::size_t count,
+                  RoleComparison how) noexcept {
+  if (how == RoleComparison::blank_padded) value = strip_trailing_blanks(value);
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::string_view role = how == RoleComparison::blank_padded ? strip_trailing_blanks(roles[i]) : roles[i];
+    if (role == value) return true;
+  }
+  return false;
+}
+
 Transition classify(const std::optional<MemberSeat> &before, const std::optional<MemberSeat> &after) noexcept {
   const bool held = before && consumes_seat(*before);
   const bool holds = after && consumes_seat(*after);

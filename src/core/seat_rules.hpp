@@ -25,6 +25,20 @@ constexpr bool consumes_seat(const MemberSeat &member) noexcept {
   return member.org.has_value() && member.seat_role && member.active;
 }
 
+// How a role column's value is compared with the seat roles (SPEC §7):
+// text and varchar byte for byte; char(n) as PostgreSQL compares it, where
+// trailing blanks are insignificant on both sides. Enum labels are matched
+// by the glue through the catalog (label -> enum value) and domains take
+// their base type's comparison.
+enum class RoleComparison { exact, blank_padded };
+
+// Rule 2's role half: does the role `value` name one of `roles`?
+bool is_seat_role(std::string_view value, const std::string_view *roles, std::size_t count,
+                  RoleComparison how) noexcept;
+
+// `value` without its trailing blanks (char(n) semantics).
+std::string_view strip_trailing_blanks(std::string_view value) noexcept;
+
 enum class TransitionKind {
   none,     // no seat changes hands (also: an active broker edited in place)
   acquire,  // the row starts consuming a seat of `to`

@@ -17,12 +17,12 @@
 #include "core/seat_rules.hpp"
 #include "pg/boundary.hpp"
 #include "pg/member_columns.hpp"
+#include "pg/seat_count.hpp"
 #include "pg/seat_counter.hpp"
 
 extern "C" {
 #include "access/tupdesc.h"
 #include "commands/trigger.h"
-#include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -41,42 +41,6 @@ struct CollectedChanges {
   core::SeatChange *items;
   size_t count;
 };
-
-// The text of the last org key converted: the rows of one statement mostly
-// share a few orgs (a bulk load: one), so the output function runs once per
-// run of equal keys, not once per row.
-struct OrgTextCache {
-  Datum key;
-  bool valid;
-  std::string_view text;
-};
-
-std::string_view org_text(const MemberColumns &cols, Datum org, OrgTextCache &cache) {
-  if (cache.valid && datumIsEqual(cache.key, org, cols.org_byval, cols.org_len)) return cache.text;
-  const char *converted = cols.org_is_text ? text_to_cstring(DatumGetTextPP(org))
-                                           : OutputFunctionCall(const_cast<FmgrInfo *>(&cols.org_output), org);
-  // The slot's datum dies with the next row: keep a copy of the key.
-  cache.key = datumCopy(org, cols.org_byval, cols.org_len);
-  cache.valid = true;
-  cache.text = std::string_view(converted, strlen(converted));
-  return cache.text;
-}
-
-// Reads the seat-relevant columns of the row in `slot`; the org's text only
-// when the row consumes a seat.
-core::MemberSeat read_member(const MemberColumns &cols, TupleTableSlot *slot, OrgTextCache &orgs) {
-  core::MemberSeat seat;
-  bool isnull;
-  Datum active = slot_getattr(slot, cols.active_att, &isnull);
-  seat.active = cols.active_kind == ActiveKind::boolean_true ? (!isnull && DatumGetBool(active)) : isnull;
-  if (!seat.active) return seat;
-  Datum role = slot_getattr(slot, cols.role_att, &isnull);
-  seat.seat_role = !isnull && is_seat_role(cols, role);
-  if (!seat.seat_role) return seat;
-  Datum org = slot_getattr(slot, cols.org_att, &isnull);
-  if (!isnull) seat.org = org_text(cols, org, orgs);
-  return seat;
-}
 
 // Appends one seat change, merged into the previous one when it is for the
 // same org (so a bulk statement on one org nets in O(rows), not O(rows log rows)).
@@ -145,8 +109,8 @@ CollectedChanges collect_changes(const TriggerData *trigdata, const MemberColumn
   while (have_old || have_new) {
     if (!(have_old && have_new && same_seat_columns(cols, old_slot, new_slot))) {
       std::optional<core::MemberSeat> before, after;
-      if (have_old) before = read_member(cols, old_slot, old_orgs);
-      if (have_new) after = read_member(cols, new_slot, new_orgs);
+      if (have_old) before = read_member(cols, old_slot, &old_orgs);
+      if (have_new) after = read_member(cols, new_slot, &new_orgs);
       collect(before, after, &out);
     }
     if (have_old) have_old = tuplestore_gettupleslot(olds, true, false, old_slot);
@@ -198,9 +162,10 @@ BROKER_SEATS_FUNCTION(member_change_trigger) {
   const size_t orgs = core::net_deltas(changes.items, changes.count, deltas);
   if (orgs == 0) return PointerGetDatum(nullptr);
 
-  // Phase 3: each organization locked, checked and written once, in org order.
-  // No rights to switch: the counter path runs no SQL, so nothing checks them.
-  for (size_t i = 0; i < orgs; ++i) pg::apply_seat_delta(deltas[i].org.data(), deltas[i].delta);
+  // Phase 3: each organization locked, checked and written once, in org
+  // order. Nothing runs SQL or switches rights: the caller's own rights
+  // are all the counter path needs.
+  pg::apply_seat_deltas(deltas, orgs);
   return PointerGetDatum(nullptr);
 }
 
@@ -216,41 +181,22 @@ BROKER_SEATS_FUNCTION(member_truncate_trigger) {
                     errmsg("member_truncate_trigger: must be fired BEFORE TRUNCATE")));
   Relation rel = trigdata->tg_relation;
   if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE) return PointerGetDatum(nullptr);
-  const Trigger *trigger = trigdata->tg_trigger;
-  (void)pg::member_columns(trigdata);  // validates the arguments and columns
+  const pg::MemberColumns &cols = pg::member_columns(trigdata);
 
-  if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
-  const pg::OwnerRights rights = pg::become_extension_owner();
-  // The count query is built by the same SQL function seats.revalidate uses.
-  Datum roles_datum;
-  {
-    Datum *elems = static_cast<Datum *>(palloc(sizeof(Datum) * (trigger->tgnargs - 3 + 1)));
-    for (int i = 3; i < trigger->tgnargs; ++i) elems[i - 3] = CStringGetTextDatum(trigger->tgargs[i]);
-    roles_datum = PointerGetDatum(construct_array(elems, trigger->tgnargs - 3, TEXTOID, -1, false, TYPALIGN_INT));
-  }
-  Oid types[5] = {OIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID};
-  Datum values[5] = {ObjectIdGetDatum(RelationGetRelid(rel)), CStringGetTextDatum(trigger->tgargs[0]),
-                     CStringGetTextDatum(trigger->tgargs[1]), CStringGetTextDatum(trigger->tgargs[2]), roles_datum};
-  if (SPI_execute_with_args("SELECT seats._member_count_sql($1::pg_catalog.regclass, $2, $3, $4, $5, true)", 5,
-                            types, values, nullptr, true, 1) != SPI_OK_SELECT ||
-      SPI_processed != 1)
-    elog(ERROR, "could not build the seat count of relation \"%s\"", RelationGetRelationName(rel));
-  char *query = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-  SPIPlanPtr plan = SPI_prepare(query, 0, nullptr);
-  if (plan == nullptr) elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-  if (SPI_execute_snapshot(plan, nullptr, nullptr, GetLatestSnapshot(), InvalidSnapshot, true, false, 0) != SPI_OK_SELECT)
-    elog(ERROR, "could not count the seats of relation \"%s\"", RelationGetRelationName(rel));
-  // Copy out before apply_seat_delta runs queries of its own.
-  const uint64 orgs = SPI_processed;
-  char **org_names = static_cast<char **>(palloc(sizeof(char *) * (orgs + 1)));
-  int64 *counts = static_cast<int64 *>(palloc(sizeof(int64) * (orgs + 1)));
-  for (uint64 i = 0; i < orgs; ++i) {
-    bool isnull;
-    org_names[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-    counts[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
-  }
-  for (uint64 i = 0; i < orgs; ++i) pg::apply_seat_delta(org_names[i], -counts[i]);
-  pg::restore_rights(rights);
-  SPI_finish();
+  // The same recount as seats.revalidate, in C over the same column rules:
+  // nothing the caller or the table's owner defined runs here.
+  HTAB *counts = pg::create_seat_counts(CurrentMemoryContext);
+  pg::count_relation_seats(rel, cols, nullptr, counts);
+  const long orgs = hash_get_num_entries(counts);
+  if (orgs == 0) return PointerGetDatum(nullptr);
+  auto *changes = static_cast<core::SeatChange *>(palloc_extended(sizeof(core::SeatChange) * orgs, MCXT_ALLOC_HUGE));
+  size_t n = 0;
+  HASH_SEQ_STATUS scan;
+  hash_seq_init(&scan, counts);
+  while (auto *entry = static_cast<pg::OrgCount *>(hash_seq_search(&scan)))
+    changes[n++] = core::SeatChange{std::string_view(entry->org), static_cast<int>(-entry->count)};
+  auto *deltas = static_cast<core::OrgDelta *>(palloc_extended(sizeof(core::OrgDelta) * n, MCXT_ALLOC_HUGE));
+  const size_t freed = core::net_deltas(changes, n, deltas);
+  pg::apply_seat_deltas(deltas, freed);
   return PointerGetDatum(nullptr);
 }

@@ -2,6 +2,7 @@
 #include "pg/module.hpp"
 
 #include "pg/member_columns.hpp"
+#include "pg/seat_counter.hpp"
 
 extern "C" {
 #include "postgres.h"
@@ -28,11 +29,17 @@ const struct config_enum_entry language_options[] = {
 
 bool internal_ddl_setting = false;
 
+int org_lock_limit_setting = 1000;
+
+bool recount_pending_setting = false;
+
 }  // namespace
 
 core::Language customer_language() noexcept { return static_cast<core::Language>(language_setting); }
 
 bool internal_ddl() noexcept { return internal_ddl_setting; }
+
+int org_lock_limit() noexcept { return org_lock_limit_setting; }
 
 }  // namespace broker_seats::pg
 
@@ -46,6 +53,17 @@ void _PG_init(void) {
   DefineCustomBoolVariable("broker_seats.internal_ddl", "Set by seats.attach/detach around their own trigger DDL.",
                            nullptr, &broker_seats::pg::internal_ddl_setting, false, PGC_SUSET,
                            GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
+  DefineCustomBoolVariable("broker_seats.recount_pending",
+                           "Set by the table_rewrite guard when an attached table was rewritten.", nullptr,
+                           &broker_seats::pg::recount_pending_setting, false, PGC_SUSET,
+                           GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("broker_seats.org_lock_limit",
+                          "Organization locks one transaction takes before it locks all organizations at once.",
+                          "Above it, one ExclusiveLock on seats.subscription replaces the per-organization locks, "
+                          "so statements touching very many organizations fit in max_locks_per_transaction.",
+                          &broker_seats::pg::org_lock_limit_setting, broker_seats::pg::org_lock_limit_setting, 0,
+                          INT_MAX / 2, PGC_SUSET, 0, nullptr, nullptr, nullptr);
   MarkGUCPrefixReserved("broker_seats");
   broker_seats::pg::register_member_column_invalidation();
+  broker_seats::pg::register_seat_counter_callbacks();
 }

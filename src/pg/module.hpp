@@ -12,4 +12,8 @@ core::Language customer_language() noexcept;
 // seats.detach): lets the DDL guard accept our own trigger changes.
 bool internal_ddl() noexcept;
 
+// broker_seats.org_lock_limit (superuser-only): how many org locks one
+// transaction takes before it escalates to the all-organizations lock.
+int org_lock_limit() noexcept;
+
 }  // namespace broker_seats::pg

@@ -1,3 +1,4 @@
+// The seat counter (see seat_counter.hpp for the lock scheme).
 #include "core/messages.hpp"
 #include "core/seat_rules.hpp"
 #include "pg/boundary.hpp"
@@ -10,24 +11,23 @@ extern "C" {
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/index.h"
 #include "catalog/indexing.h"
-#include "nodes/execnodes.h"
-#include "executor/tuptable.h"
-#include "utils/fmgroids.h"
-#include "utils/lsyscache.h"
-#include "utils/rel.h"
 #include "catalog/namespace.h"
-#include "catalog/pg_namespace.h"
-#include "catalog/pg_type.h"
 #include "common/hashfn.h"
+#include "executor/tuptable.h"
 #include "miscadmin.h"
+#include "nodes/execnodes.h"
+#include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "utils/snapmgr.h"
-#include "utils/syscache.h"
 }
 
 namespace broker_seats::pg {
@@ -35,25 +35,6 @@ namespace {
 
 constexpr uint16 org_lock_class = 24231;  // field4 of the advisory lock tag
 constexpr uint64 org_lock_seed = UINT64CONST(0x62726f6b65727365);
-
-Oid cached_owner = InvalidOid;
-bool owner_callback_registered = false;
-
-void forget_owner(Datum, int, uint32) { cached_owner = InvalidOid; }
-
-Oid extension_owner() {
-  if (cached_owner != InvalidOid) return cached_owner;
-  if (!owner_callback_registered) {
-    CacheRegisterSyscacheCallback(NAMESPACEOID, forget_owner, 0);
-    owner_callback_registered = true;
-  }
-  const Oid nsp = get_namespace_oid("seats", false);
-  HeapTuple tuple = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
-  if (!HeapTupleIsValid(tuple)) elog(ERROR, "cache lookup failed for namespace %u", nsp);
-  cached_owner = reinterpret_cast<Form_pg_namespace>(GETSTRUCT(tuple))->nspowner;
-  ReleaseSysCache(tuple);
-  return cached_owner;
-}
 
 // seats.subscription and what the counter path needs of it, resolved once
 // and forgotten on any relcache invalidation of the table.
@@ -147,76 +128,149 @@ void insert_index_entries(Relation rel, HeapTuple tuple) {
   CatalogCloseIndexes(indexes);
 }
 
-[[noreturn]] void raise_refusal(const char *org, int64 used, int64 limit, int64 requested, bool subscribed) {
-  PendingError pending;
-  try {
-    throw subscribed ? core::no_free_seat(org, used, limit, requested, customer_language()) : core::no_subscription(org);
-  } catch (...) {
-    capture_current_exception(pending, "apply_seat_delta");
-  }
-  raise_pending(pending);
+// Transaction-level bookkeeping of the org locks this transaction acquired
+// (never decremented: locks released by a subtransaction's abort are still
+// counted, which only makes escalation come sooner).
+std::size_t org_locks_taken = 0;
+
+void forget_org_locks(XactEvent event, void *) {
+  if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE ||
+      event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
+    org_locks_taken = 0;
 }
 
-}  // namespace
+bool holds_all_orgs(Oid relid) { return CheckRelationOidLockedByMe(relid, ExclusiveLock, true); }
 
-void lock_org(const char *org, int length) {
-  const uint64 h = DatumGetUInt64(hash_bytes_extended(reinterpret_cast<const unsigned char *>(org), length, org_lock_seed));
-  LOCKTAG tag;
-  SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, static_cast<uint32>(h >> 32), static_cast<uint32>(h), org_lock_class);
-  (void)LockAcquire(&tag, ExclusiveLock, false, false);
+[[noreturn]] void serialization_failure(const char *org) {
+  ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+                  errmsg("could not serialize access due to concurrent update of the seats of \"%s\"", org),
+                  errdetail("The seat counter of the organization changed after this transaction's snapshot."),
+                  errhint("Retry the transaction.")));
 }
 
-void apply_seat_delta(const char *org, int64 delta) {
-  lock_org(org, static_cast<int>(strlen(org)));
-  // The counter is updated directly in the heap, like the system catalogs
-  // are: the same MVCC row version and WAL as an UPDATE, without building an
-  // executor for a one-column change on every statement (half the cost of
-  // a one-row INSERT when it went through SPI). seats.subscription's own
-  // triggers and CHECK constraints do not fire for this column.
-  const SubscriptionTable &t = subscription();
-  Relation rel = table_open(t.relid, RowExclusiveLock);
-  Relation index = index_open(t.org_index, RowExclusiveLock);
-  const CounterRow row = read_counter(rel, index, t, CStringGetTextDatum(org));
-  index_close(index, RowExclusiveLock);
-  if (!row.found) {
-    table_close(rel, RowExclusiveLock);
-    if (delta <= 0) return;  // freeing a seat of an org without subscription: nothing to count
-    raise_refusal(org, 0, 0, delta, false);
-  }
-  const core::LimitCheck check = core::check_limit(row.used, row.limit, delta);
-  if (!check.allowed) {
-    table_close(rel, RowExclusiveLock);
-    raise_refusal(org, row.used, row.limit, delta, true);
-  }
-  if (check.used_after < PG_INT32_MIN || check.used_after > PG_INT32_MAX)
-    ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE), errmsg("seats_used of \"%s\" out of range", org)));
+// At REPEATABLE READ and SERIALIZABLE, a counter row version the
+// transaction's snapshot cannot see was written by a transaction that
+// committed after that snapshot: like an UPDATE of the row, fail with 40001
+// (the crosscheck ri_triggers.c makes) instead of writing past it.
+void check_visible_to_transaction(Relation rel, const CounterRow &row, const char *org) {
+  if (!IsolationUsesXactSnapshot()) return;
+  TupleTableSlot *slot = table_slot_create(rel, nullptr);
+  ItemPointerData tid = row.tuple->t_self;
+  const bool visible = table_tuple_fetch_row_version(rel, &tid, GetTransactionSnapshot(), slot);
+  ExecDropSingleTupleTableSlot(slot);
+  if (!visible) serialization_failure(org);
+}
 
+// Writes the counter of one locked org. Returns false when the row changed
+// under us (a direct UPDATE of seats.subscription that does not take the org
+// lock, now committed): at READ COMMITTED the caller reads it again and
+// judges the newest version, as an UPDATE would.
+bool write_counter(Relation rel, const SubscriptionTable &t, const CounterRow &row, int64 used_after,
+                   const char *org) {
   TupleDesc desc = RelationGetDescr(rel);
   Datum *values = static_cast<Datum *>(palloc0(sizeof(Datum) * desc->natts));
   bool *nulls = static_cast<bool *>(palloc0(sizeof(bool) * desc->natts));
   bool *replace = static_cast<bool *>(palloc0(sizeof(bool) * desc->natts));
-  values[t.used_att - 1] = Int32GetDatum(static_cast<int32>(check.used_after));
+  values[t.used_att - 1] = Int32GetDatum(static_cast<int32>(used_after));
   replace[t.used_att - 1] = true;
   HeapTuple updated = heap_modify_tuple(row.tuple, desc, values, nulls, replace);
-  simple_heap_update(rel, &row.tuple->t_self, updated);
+  TM_FailureData failure;
+  LockTupleMode mode;
+  ItemPointerData tid = row.tuple->t_self;
+  const Snapshot crosscheck = IsolationUsesXactSnapshot() ? GetTransactionSnapshot() : InvalidSnapshot;
+  // wait = true: a concurrent writer of the row is waited for, as an UPDATE waits.
+  const TM_Result result = heap_update(rel, &tid, updated, GetCurrentCommandId(true), crosscheck, true, &failure, &mode);
+  switch (result) {
+    case TM_Ok:
+      break;
+    case TM_Updated:
+    case TM_Deleted:
+      if (IsolationUsesXactSnapshot()) serialization_failure(org);
+      return false;
+    case TM_SelfModified:
+      ereport(ERROR, (errcode(ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION),
+                      errmsg("the seat counter of \"%s\" was already changed by this command", org)));
+      break;
+    default:
+      elog(ERROR, "unexpected result %d updating the seat counter of \"%s\"", static_cast<int>(result), org);
+  }
   // No indexed column changed: the new version is usually heap-only (HOT)
   // and the indexes need nothing. Only when it moved to another page do
-  // they get entries, and only then are they opened.
+  // they get entries.
   if (!HeapTupleIsHeapOnly(updated)) insert_index_entries(rel, updated);
-  table_close(rel, RowExclusiveLock);
+  return true;
+}
+
+// One org's net change, under its lock. Refusals are thrown as core errors
+// (the entry point's boundary raises them) once every relation is closed.
+void apply_seat_delta(const SubscriptionTable &t, Relation rel, std::string_view org_view, int64 delta) {
+  char *org = pnstrdup(org_view.data(), org_view.size());
+  lock_org(org, static_cast<int>(org_view.size()));
+  const Datum key = PointerGetDatum(cstring_to_text_with_len(org, static_cast<int>(org_view.size())));
+  Relation index = index_open(t.org_index, RowExclusiveLock);
+  for (;;) {
+    const CounterRow row = read_counter(rel, index, t, key);
+    if (!row.found) {
+      if (delta <= 0) break;  // freeing a seat of an org without subscription: nothing to count
+      index_close(index, RowExclusiveLock);
+      throw core::no_subscription(org);
+    }
+    check_visible_to_transaction(rel, row, org);
+    const core::LimitCheck check = core::check_limit(row.used, row.limit, delta);
+    if (!check.allowed) {
+      index_close(index, RowExclusiveLock);
+      throw core::no_free_seat(org, row.used, row.limit, delta, customer_language());
+    }
+    if (check.used_after < PG_INT32_MIN || check.used_after > PG_INT32_MAX)
+      ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE), errmsg("seats_used of \"%s\" out of range", org)));
+    if (write_counter(rel, t, row, check.used_after, org)) break;
+  }
+  index_close(index, RowExclusiveLock);
   // The next counter change in this statement (another trigger of a MERGE,
   // say) must see this one.
   CommandCounterIncrement();
 }
 
-OwnerRights become_extension_owner() {
-  OwnerRights rights;
-  GetUserIdAndSecContext(&rights.saved_user, &rights.saved_context);
-  SetUserIdAndSecContext(extension_owner(),
-                         rights.saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
-  return rights;
+}  // namespace
+
+void lock_org(const char *org, int length) {
+  const Oid relid = subscription().relid;
+  // The coarse level first: RowExclusiveLock on seats.subscription (fast
+  // path), unless this transaction holds every org already.
+  if (holds_all_orgs(relid)) return;
+  LockRelationOid(relid, RowExclusiveLock);
+  const uint64 h = DatumGetUInt64(hash_bytes_extended(reinterpret_cast<const unsigned char *>(org), length, org_lock_seed));
+  LOCKTAG tag;
+  SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, static_cast<uint32>(h >> 32), static_cast<uint32>(h), org_lock_class);
+  if (LockAcquire(&tag, ExclusiveLock, false, false) == LOCKACQUIRE_OK) ++org_locks_taken;
 }
 
-void restore_rights(const OwnerRights &rights) { SetUserIdAndSecContext(rights.saved_user, rights.saved_context); }
+void reserve_org_locks(std::size_t count) {
+  const Oid relid = subscription().relid;
+  if (count == 0 || holds_all_orgs(relid)) return;
+  if (org_locks_taken + count > static_cast<std::size_t>(org_lock_limit())) LockRelationOid(relid, ExclusiveLock);
+}
+
+void lock_all_orgs() { LockRelationOid(subscription().relid, ExclusiveLock); }
+
+void apply_seat_deltas(const core::OrgDelta *deltas, std::size_t count) {
+  if (count == 0) return;
+  reserve_org_locks(count);
+  const SubscriptionTable &t = subscription();
+  // The counter is updated directly in the heap: the same MVCC row version,
+  // WAL and concurrency checks as an UPDATE (heap_update, waiting for a
+  // concurrent writer, with the crosscheck at REPEATABLE READ), without
+  // building an executor for a one-column change on every statement.
+  // seats.subscription's own triggers and CHECK constraints do not fire
+  // for this column.
+  Relation rel = table_open(t.relid, RowExclusiveLock);
+  for (std::size_t i = 0; i < count; ++i) {
+    // A refusal leaves by a C++ exception; the transaction's abort closes `rel`.
+    if (deltas[i].delta != 0) apply_seat_delta(t, rel, deltas[i].org, deltas[i].delta);
+  }
+  table_close(rel, RowExclusiveLock);
+}
+
+void register_seat_counter_callbacks() { RegisterXactCallback(forget_org_locks, nullptr); }
 
 }  // namespace broker_seats::pg

@@ -1,6 +1,21 @@
-// The per-organization seat counter: one lock that serializes every change to
-// an org's seats, and the counter update that enforces the hard limit.
+// The per-organization seat counter: the locks that serialize every change
+// to an org's seats, and the counter update that enforces the hard limit.
+//
+// Locks, coarse to fine (see docs/design.md, "Locks"):
+//   - every writer of seats first takes RowExclusiveLock on
+//     seats.subscription (a fast-path lock: no shared lock-table entry),
+//     then a transaction-level ExclusiveLock on each organization it changes
+//     (an advisory lock tag with objsubid 24231), in byte order of the org;
+//   - a writer about to hold more than broker_seats.org_lock_limit org locks
+//     in one transaction takes ExclusiveLock on seats.subscription instead:
+//     one lock that covers every organization, so statements touching
+//     100,000 orgs work at default max_locks_per_transaction, at the price
+//     of waiting for (and blocking) all other seat writers until commit.
 #pragma once
+
+#include <cstddef>
+
+#include "core/seat_rules.hpp"
 
 extern "C" {
 #include "postgres.h"
@@ -8,29 +23,22 @@ extern "C" {
 
 namespace broker_seats::pg {
 
-// Transaction-level ExclusiveLock on the organization, held to commit. Every
-// writer of an org's seats (member triggers, upgrades, turnovers, revalidate)
-// takes it first, so counts read after it are final. Shown in pg_locks as an
-// advisory lock with objsubid 24231 (no SQL advisory call can collide).
+// Locks one organization (or nothing, when all are already held).
 void lock_org(const char *org, int length);
 
-// Applies the net change `delta` to the org's seats_used, under its lock and
-// with the latest committed state (so a waiting writer at REPEATABLE READ
-// sees the winner's seat instead of failing with a serialization error).
-// Raises SB001 when delta > 0 and the org would exceed its limit, SB002 when
-// delta > 0 and the org has no subscription. The row is read through the
-// primary key and updated directly in the heap (see seat_counter.cpp).
-void apply_seat_delta(const char *org, int64 delta);
+// Prepares to lock `count` more organizations in this transaction: takes
+// the all-organizations lock when they would exceed the limit.
+void reserve_org_locks(std::size_t count);
 
-// Runs the TRUNCATE trigger's SPI queries as the owner of schema `seats`,
-// whatever user wrote to the member table: the application needs no rights
-// on seats.* and cannot write there itself. Trivially destructible on purpose: an ERROR in between is
-// cleaned up by transaction abort, which restores the user.
-struct OwnerRights {
-  Oid saved_user;
-  int saved_context;
-};
-OwnerRights become_extension_owner();
-void restore_rights(const OwnerRights &rights);
+// The all-organizations lock, for recounts over every subscription.
+void lock_all_orgs();
+
+// Applies net changes (sorted by org, as core::net_deltas returns them):
+// locks each org, then writes its counter. Raises SB001 when a positive
+// delta would put an org above its limit, SB002 when a positive delta
+// names an org with no subscription.
+void apply_seat_deltas(const core::OrgDelta *deltas, std::size_t count);
+
+void register_seat_counter_callbacks();
 
 }  // namespace broker_seats::pg

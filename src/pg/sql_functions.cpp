@@ -7,11 +7,15 @@
 #include "core/messages.hpp"
 #include "pg/boundary.hpp"
 #include "pg/module.hpp"
+#include "pg/member_columns.hpp"
+#include "pg/seat_count.hpp"
 #include "pg/seat_counter.hpp"
 
 extern "C" {
+#include "access/table.h"
 #include "catalog/pg_type.h"
-#include "executor/spi.h"
+#include "utils/array.h"
+#include "utils/hsearch.h"
 #include "funcapi.h"
 #include "pgtime.h"
 #include "utils/builtins.h"
@@ -124,27 +128,113 @@ BROKER_SEATS_FUNCTION(seats_lock_org) {
   PG_RETURN_VOID();
 }
 
-// seats._seat_counts(query): runs a (org text, counted bigint) query with the
-// latest snapshot, for recounts taken after the org locks: at REPEATABLE READ
-// the transaction snapshot would miss seats committed before the lock.
-BROKER_SEATS_FUNCTION(seats_seat_counts) {
-  char *query = text_to_cstring(pg::required_text(fcinfo, 0, "query"));
+// seats._lock_orgs(orgs text[]): the org locks for a set of organizations,
+// in the one order every writer uses (byte order), escalating to the
+// all-organizations lock when there are too many.
+BROKER_SEATS_FUNCTION(seats_lock_orgs) {
+  if (PG_ARGISNULL(0)) PG_RETURN_VOID();
+  ArrayType *array = PG_GETARG_ARRAYTYPE_P(0);
+  Datum *elems;
+  bool *nulls;
+  int n;
+  deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+  auto *changes = static_cast<core::SeatChange *>(palloc(sizeof(core::SeatChange) * (n + 1)));
+  int kept = 0;
+  for (int i = 0; i < n; ++i) {
+    if (nulls[i]) continue;
+    // One "seat" each: net_deltas then gives the distinct orgs, sorted.
+    changes[kept++] = core::SeatChange{pg::view_of(DatumGetTextPP(elems[i])), 1};
+  }
+  auto *orgs = static_cast<core::OrgDelta *>(palloc(sizeof(core::OrgDelta) * (kept + 1)));
+  const size_t distinct = core::net_deltas(changes, static_cast<size_t>(kept), orgs);
+  pg::reserve_org_locks(distinct);
+  for (size_t i = 0; i < distinct; ++i) pg::lock_org(orgs[i].org.data(), static_cast<int>(orgs[i].org.size()));
+  PG_RETURN_VOID();
+}
+
+// seats._lock_all_orgs(): the all-organizations lock (ExclusiveLock on
+// seats.subscription), for recounts over every subscription.
+BROKER_SEATS_FUNCTION(seats_lock_all_orgs) {
+  pg::lock_all_orgs();
+  PG_RETURN_VOID();
+}
+
+namespace broker_seats::pg {
+namespace {
+
+// The seat roles of a text[] argument, as C strings.
+int seat_roles_of(FunctionCallInfo fcinfo, int arg, char ***out) {
+  if (PG_ARGISNULL(arg))
+    ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("seat_roles must not be null")));
+  Datum *elems;
+  bool *nulls;
+  int n;
+  deconstruct_array(PG_GETARG_ARRAYTYPE_P(arg), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+  if (n == 0)
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("seat_roles must name at least one role")));
+  *out = static_cast<char **>(palloc(sizeof(char *) * n));
+  for (int i = 0; i < n; ++i) {
+    if (nulls[i])
+      ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("seat_roles must not contain NULL")));
+    (*out)[i] = TextDatumGetCString(elems[i]);
+  }
+  return n;
+}
+
+const char *required_name(FunctionCallInfo fcinfo, int arg, const char *what) {
+  if (PG_ARGISNULL(arg))
+    ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("%s must not be null", what)));
+  return NameStr(*PG_GETARG_NAME(arg));
+}
+
+// Arguments (rel, org_column, role_column, active_column, seat_roles) resolved.
+Relation open_member_table(FunctionCallInfo fcinfo, MemberColumns *cols) {
+  if (PG_ARGISNULL(0))
+    ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("member_table must not be null")));
+  const char *org_column = required_name(fcinfo, 1, "org_column");
+  const char *role_column = required_name(fcinfo, 2, "role_column");
+  const char *active_column = required_name(fcinfo, 3, "active_column");
+  char **roles;
+  const int role_count = seat_roles_of(fcinfo, 4, &roles);
+  Relation rel = table_open(PG_GETARG_OID(0), AccessShareLock);
+  resolve_member_columns(rel, org_column, role_column, active_column, roles, role_count, CurrentMemoryContext, cols);
+  return rel;
+}
+
+}  // namespace
+}  // namespace broker_seats::pg
+
+// seats._check_member_columns(rel, org_column, role_column, active_column,
+// seat_roles): checks a mapping by the trigger's own rules (42703, 42804,
+// 22023) and returns the active column's kind, 'boolean' or 'timestamp'.
+BROKER_SEATS_FUNCTION(seats_check_member_columns) {
+  pg::MemberColumns cols;
+  Relation rel = pg::open_member_table(fcinfo, &cols);
+  table_close(rel, AccessShareLock);
+  PG_RETURN_TEXT_P(cstring_to_text(cols.active_kind == pg::ActiveKind::boolean_true ? "boolean" : "timestamp"));
+}
+
+// seats._relation_seats(rel, org_column, role_column, active_column,
+// seat_roles, org DEFAULT NULL): seats per organization in that relation
+// alone (not its children), read with the latest snapshot, by the change
+// trigger's rules; for one org through an index on the org column.
+BROKER_SEATS_FUNCTION(seats_relation_seats) {
+  pg::MemberColumns cols;
+  Relation rel = pg::open_member_table(fcinfo, &cols);
+  text *org = PG_ARGISNULL(5) ? nullptr : PG_GETARG_TEXT_PP(5);
+  const std::string_view org_view = org ? pg::view_of(org) : std::string_view();
   InitMaterializedSRF(fcinfo, 0);
   auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
-  if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
-  SPIPlanPtr plan = SPI_prepare(query, 0, nullptr);
-  if (plan == nullptr) elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-  const int rc = SPI_execute_snapshot(plan, nullptr, nullptr, GetLatestSnapshot(), InvalidSnapshot, true, false, 0);
-  if (rc != SPI_OK_SELECT) elog(ERROR, "recount query failed: %s", SPI_result_code_string(rc));
-  for (uint64 i = 0; i < SPI_processed; ++i) {
-    Datum values[2];
-    bool nulls[2];
-    values[0] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &nulls[0]);
-    values[1] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &nulls[1]);
-    // The tuplestore copies the values into its own context.
+  HTAB *counts = pg::create_seat_counts(CurrentMemoryContext);
+  pg::count_relation_seats(rel, cols, org ? &org_view : nullptr, counts);
+  table_close(rel, AccessShareLock);
+  HASH_SEQ_STATUS scan;
+  hash_seq_init(&scan, counts);
+  while (auto *entry = static_cast<pg::OrgCount *>(hash_seq_search(&scan))) {
+    Datum values[2] = {CStringGetTextDatum(entry->org), Int64GetDatum(entry->count)};
+    bool nulls[2] = {false, false};
     tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
   }
-  SPI_finish();
   return (Datum)0;
 }
 

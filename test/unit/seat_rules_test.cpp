@@ -126,3 +126,32 @@ TEST(CheckLimit, OverLimitOrgFreesButCannotGrow) {
   EXPECT_TRUE(core::check_limit(4, 3, -1).allowed);
   EXPECT_TRUE(core::check_limit(3, 3, 0).allowed);
 }
+
+TEST(SeatRole, TextComparesByteForByte) {
+  const std::string_view roles[] = {"broker", "agent"};
+  EXPECT_TRUE(core::is_seat_role("broker", roles, 2, core::RoleComparison::exact));
+  EXPECT_TRUE(core::is_seat_role("agent", roles, 2, core::RoleComparison::exact));
+  EXPECT_FALSE(core::is_seat_role("broker ", roles, 2, core::RoleComparison::exact));
+  EXPECT_FALSE(core::is_seat_role("Broker", roles, 2, core::RoleComparison::exact));
+  EXPECT_FALSE(core::is_seat_role("", roles, 2, core::RoleComparison::exact));
+  EXPECT_FALSE(core::is_seat_role("broker", roles, 0, core::RoleComparison::exact));
+}
+
+TEST(SeatRole, CharNIgnoresTrailingBlanksOnBothSides) {
+  const std::string_view roles[] = {"broker"};
+  EXPECT_TRUE(core::is_seat_role("broker    ", roles, 1, core::RoleComparison::blank_padded));
+  EXPECT_TRUE(core::is_seat_role("broker", roles, 1, core::RoleComparison::blank_padded));
+  const std::string_view padded[] = {"broker  "};
+  EXPECT_TRUE(core::is_seat_role("broker", padded, 1, core::RoleComparison::blank_padded));
+  EXPECT_FALSE(core::is_seat_role(" broker", roles, 1, core::RoleComparison::blank_padded));
+  EXPECT_FALSE(core::is_seat_role("brokers   ", roles, 1, core::RoleComparison::blank_padded));
+  const std::string_view blank[] = {""};
+  EXPECT_TRUE(core::is_seat_role("   ", blank, 1, core::RoleComparison::blank_padded));
+}
+
+TEST(SeatRole, StripTrailingBlanks) {
+  EXPECT_EQ(core::strip_trailing_blanks("ab  "), "ab");
+  EXPECT_EQ(core::strip_trailing_blanks("  "), "");
+  EXPECT_EQ(core::strip_trailing_blanks("a b"), "a b");
+  EXPECT_EQ(core::strip_trailing_blanks("a\t"), "a\t");
+}

@@ -1,0 +1,151 @@
+------------------------------------------------------------------------------
+-- Tables
+------------------------------------------------------------------------------
+
+CREATE TABLE seats.plan (
+    code            text PRIMARY KEY CHECK (code <> ''),
+    name            text NOT NULL,
+    seat_price      numeric NOT NULL CHECK (seat_price >= 0),
+    currency        char(3) NOT NULL,
+    billing_period  text NOT NULL
+                    CHECK (billing_period IN ('monthly', 'quarterly', 'semiannual', 'annual')),
+    proration       text NOT NULL DEFAULT 'day' CHECK (proration IN ('day', 'second')),
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    updated_at      timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE seats.plan IS 'Plan catalog: price per seat, currency, billing period, proration granularity';
+
+CREATE TABLE seats.subscription (
+    org             text PRIMARY KEY CHECK (org <> ''),
+    plan            text NOT NULL REFERENCES seats.plan (code),
+    seat_limit      integer NOT NULL CHECK (seat_limit >= 0),
+    -- Maintained by the member triggers under the org lock. No CHECK >= 0:
+    -- a drifted counter must never block a DELETE; seats.revalidate() and the
+    -- counter_drift alert repair and report drift instead.
+    seats_used      integer NOT NULL DEFAULT 0,
+    cycle_anchor    date NOT NULL,
+    cycle_start     timestamptz NOT NULL,
+    cycle_end       timestamptz NOT NULL CHECK (cycle_end > cycle_start),
+    time_zone       text NOT NULL,
+    frozen          boolean NOT NULL DEFAULT false,
+    frozen_reason   text,
+    frozen_incident bigint,
+    -- Block episode: opened at the org's first SB001, closed at its next
+    -- seat acquisition or upgrade (SPEC §5).
+    block_episode_started_at timestamptz,
+    block_episode_blocks     integer NOT NULL DEFAULT 0,
+    last_block_at   timestamptz,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    updated_at      timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE seats.subscription IS 'One row per organization: plan, seat limit, maintained seats_used counter, current cycle';
+
+CREATE TABLE seats.change (
+    id              bigserial PRIMARY KEY,
+    org             text NOT NULL REFERENCES seats.subscription (org),
+    kind            text NOT NULL CHECK (kind IN ('onboard', 'upgrade', 'downgrade', 'revert')),
+    from_limit      integer,
+    to_limit        integer NOT NULL CHECK (to_limit >= 0),
+    status          text NOT NULL CHECK (status IN ('requested', 'applied', 'scheduled', 'blocked', 'held',
+                                                    'superseded', 'cancelled', 'reverted')),
+    requested_at    timestamptz NOT NULL,
+    requested_by    text NOT NULL DEFAULT session_user,
+    applied_at      timestamptz,
+    effective_at    timestamptz,
+    request_key     text,
+    -- Proration inputs and result, kept with the change (SPEC §1.4).
+    plan            text,
+    seat_price      numeric,
+    currency        char(3),
+    granularity     text CHECK (granularity IN ('day', 'second')),
+    units_remaining integer,
+    units_in_cycle  integer,
+    cycle_start     timestamptz,
+    cycle_end       timestamptz,
+    amount          numeric,
+    reverts         bigint REFERENCES seats.change (id),
+    incident        bigint,
+    reason          text,
+    created_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+    UNIQUE (org, request_key)
+);
+CREATE INDEX change_org_status ON seats.change (org, status);
+COMMENT ON TABLE seats.change IS 'Every commercial change (onboard, upgrade, downgrade, revert) with its calculation';
+
+CREATE TABLE seats.event (
+    id              bigserial PRIMARY KEY,
+    org             text,
+    kind            text NOT NULL,
+    at              timestamptz NOT NULL DEFAULT now(),
+    created_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+    actor           text NOT NULL DEFAULT session_user,
+    change_id       bigint,
+    detail          jsonb NOT NULL DEFAULT '{}',
+    prev_hash       bytea,
+    hash            bytea NOT NULL
+);
+CREATE INDEX event_org_id ON seats.event (org, id);
+CREATE INDEX event_kind_at ON seats.event (kind, at);
+COMMENT ON TABLE seats.event IS 'Append-only audit trail, hash-chained per organization (org NULL: global chain)';
+
+CREATE TABLE seats.incident (
+    id              bigserial PRIMARY KEY,
+    severity        text NOT NULL CHECK (severity IN ('P0', 'P1', 'P2')),
+    org             text,
+    impact          text NOT NULL,
+    opened_at       timestamptz NOT NULL DEFAULT now(),
+    opened_by       text NOT NULL DEFAULT session_user,
+    closed_at       timestamptz,
+    postmortem      text
+);
+COMMENT ON TABLE seats.incident IS 'Incidents of runbook §6';
+
+CREATE TABLE seats.attachment (
+    relid           regclass PRIMARY KEY,
+    org_column      name NOT NULL,
+    role_column     name NOT NULL,
+    active_column   name NOT NULL,
+    active_kind     text NOT NULL CHECK (active_kind IN ('boolean', 'timestamp')),
+    seat_roles      text[] NOT NULL,
+    attached_at     timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE seats.attachment IS 'Member tables under enforcement and their column mapping';
+
+-- One row per (org, closed cycle): the turnover's exactly-once key. A
+-- re-run, a second runner or a run after a crash finds the row (or the
+-- subscription already moved on) and changes nothing twice.
+CREATE TABLE seats.turnover (
+    org             text NOT NULL REFERENCES seats.subscription (org),
+    cycle_start     timestamptz NOT NULL,
+    cycle_end       timestamptz NOT NULL,
+    as_of           timestamptz NOT NULL,
+    turned_at       timestamptz NOT NULL DEFAULT clock_timestamp(),
+    downgrade       bigint REFERENCES seats.change (id),
+    outcome         text CHECK (outcome IN ('applied', 'blocked', 'held')),
+    PRIMARY KEY (org, cycle_end)
+);
+COMMENT ON TABLE seats.turnover IS 'Every cycle turnover, once per (org, cycle), with the downgrade outcome';
+
+-- The global freeze (runbook §6): a row while the whole system is frozen.
+CREATE TABLE seats.global_freeze (
+    singleton       boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    reason          text NOT NULL,
+    incident        bigint REFERENCES seats.incident (id),
+    frozen_at       timestamptz NOT NULL DEFAULT now(),
+    frozen_by       text NOT NULL DEFAULT session_user
+);
+
+CREATE INDEX subscription_cycle_end ON seats.subscription (cycle_end);
+
+SELECT pg_catalog.pg_extension_config_dump('seats.plan', '');
+SELECT pg_catalog.pg_extension_config_dump('seats.turnover', '');
+SELECT pg_catalog.pg_extension_config_dump('seats.global_freeze', '');
+SELECT pg_catalog.pg_extension_config_dump('seats.subscription', '');
+SELECT pg_catalog.pg_extension_config_dump('seats.change', '');
+SELECT pg_catalog.pg_extension_config_dump('seats.change_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('seats.event', '');
+SELECT pg_catalog.pg_extension_config_dump('seats.event_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('seats.incident', '');
+SELECT pg_catalog.pg_extension_config_dump('seats.incident_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('seats.attachment', '');
+

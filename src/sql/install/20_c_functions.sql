@@ -1,0 +1,65 @@
+------------------------------------------------------------------------------
+-- C functions
+------------------------------------------------------------------------------
+
+CREATE FUNCTION seats.member_change_trigger() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'member_change_trigger';
+CREATE FUNCTION seats.member_truncate_trigger() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'member_truncate_trigger';
+
+CREATE FUNCTION seats.customer_message(kind text, org text, lang text DEFAULT NULL) RETURNS text
+    LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'seats_customer_message';
+COMMENT ON FUNCTION seats.customer_message(text, text, text) IS
+    'Runbook §10 customer text: limit_reached, upgrade_applied, downgrade_scheduled (pt_BR or en; default broker_seats.language)';
+
+CREATE FUNCTION seats.cycle_bounds(anchor date, billing_period text, at date)
+    RETURNS TABLE (cycle_start date, cycle_end date)
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE ROWS 1 AS 'MODULE_PATHNAME', 'seats_cycle_bounds';
+COMMENT ON FUNCTION seats.cycle_bounds(date, text, date) IS
+    'The billing cycle [cycle_start, cycle_end) containing "at": boundaries are anchor + k periods, day clamped';
+
+CREATE FUNCTION seats.prorate(seat_delta int, seat_price numeric, cycle_start timestamptz,
+                              cycle_end timestamptz, at timestamptz, granularity text DEFAULT 'day',
+                              time_zone text DEFAULT 'America/Sao_Paulo', currency text DEFAULT 'BRL')
+    RETURNS numeric
+    LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'seats_prorate';
+COMMENT ON FUNCTION seats.prorate(int, numeric, timestamptz, timestamptz, timestamptz, text, text, text) IS
+    'delta x price x remaining / total, exact, rounded once half away from zero to the currency''s minor unit';
+
+CREATE TYPE seats.proration AS (amount numeric, units_remaining int, units_in_cycle int);
+CREATE FUNCTION seats._proration(seat_delta int, seat_price numeric, cycle_start timestamptz,
+                                 cycle_end timestamptz, at timestamptz, granularity text,
+                                 time_zone text, currency text)
+    RETURNS seats.proration
+    LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'seats_proration';
+
+CREATE FUNCTION seats._cycle_boundary(anchor date, billing_period text, k bigint) RETURNS date
+    LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'seats_cycle_boundary';
+CREATE FUNCTION seats._currency(code text) RETURNS text
+    LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'seats_normalize_currency';
+CREATE FUNCTION seats._billing_period(name text) RETURNS text
+    LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'seats_check_billing_period';
+CREATE FUNCTION seats._time_zone_known(name text) RETURNS boolean
+    LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'seats_time_zone_known';
+CREATE FUNCTION seats._lock_org(org text) RETURNS void
+    LANGUAGE c AS 'MODULE_PATHNAME', 'seats_lock_org';
+CREATE FUNCTION seats._lock_orgs(orgs text[]) RETURNS void
+    LANGUAGE c AS 'MODULE_PATHNAME', 'seats_lock_orgs';
+CREATE FUNCTION seats._lock_all_orgs() RETURNS void
+    LANGUAGE c AS 'MODULE_PATHNAME', 'seats_lock_all_orgs';
+-- The recount of one relation (not its children), in C by the change
+-- trigger's own column rules; see src/pg/seat_count.hpp.
+CREATE FUNCTION seats._relation_seats(member_table regclass, org_column name, role_column name,
+                                      active_column name, seat_roles text[], org text DEFAULT NULL)
+    RETURNS TABLE (org text, counted bigint)
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_relation_seats';
+CREATE FUNCTION seats._check_member_columns(member_table regclass, org_column name, role_column name,
+                                            active_column name, seat_roles text[])
+    RETURNS text LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'seats_check_member_columns';
+CREATE FUNCTION seats._internal_ddl() RETURNS boolean
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'seats_internal_ddl';
+CREATE FUNCTION seats._boundary_selftest(kind text) RETURNS text
+    LANGUAGE c AS 'MODULE_PATHNAME', 'seats_boundary_selftest';
+COMMENT ON FUNCTION seats._boundary_selftest(text) IS
+    'Raises each failure kind the C++ boundary handles: core, bad_alloc, std, postgres';
+

@@ -1,0 +1,176 @@
+------------------------------------------------------------------------------
+-- Plans and onboarding
+------------------------------------------------------------------------------
+
+CREATE FUNCTION seats._require(p_value anyelement, p_name text) RETURNS anyelement
+    LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+    IF p_value IS NULL THEN
+        RAISE EXCEPTION '% must not be null', p_name USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    RETURN p_value;
+END
+$$;
+
+CREATE FUNCTION seats._check_time_zone(p_time_zone text) RETURNS text
+    LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    PERFORM seats._require(p_time_zone, 'time_zone');
+    IF NOT seats._time_zone_known(p_time_zone) THEN
+        RAISE EXCEPTION 'unknown time_zone "%"', p_time_zone
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use an IANA name such as America/Sao_Paulo (see pg_timezone_names).';
+    END IF;
+    RETURN p_time_zone;
+END
+$$;
+
+CREATE FUNCTION seats.create_plan(code text, seat_price numeric, currency text DEFAULT 'BRL',
+                                  billing_period text DEFAULT 'monthly', proration text DEFAULT 'day',
+                                  name text DEFAULT NULL)
+    RETURNS seats.plan LANGUAGE plpgsql
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_plan seats.plan;
+    v_old seats.plan;
+BEGIN
+    PERFORM seats._require(code, 'code'), seats._require(seat_price, 'seat_price'),
+            seats._require(currency, 'currency'), seats._require(billing_period, 'billing_period'),
+            seats._require(proration, 'proration');
+    IF code = '' THEN
+        RAISE EXCEPTION 'plan code must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF seat_price < 0 THEN
+        RAISE EXCEPTION 'seat_price must not be negative, got %', seat_price
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF proration NOT IN ('day', 'second') THEN
+        RAISE EXCEPTION 'unknown proration "%"', proration
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Use day or second.';
+    END IF;
+    v_plan.code := code;
+    v_plan.name := coalesce(name, code);
+    v_plan.seat_price := seat_price;
+    v_plan.currency := seats._currency(currency);
+    v_plan.billing_period := seats._billing_period(billing_period);
+    v_plan.proration := proration;
+
+    SELECT p.* INTO v_old FROM seats.plan p WHERE p.code = v_plan.code FOR UPDATE;
+    IF FOUND THEN
+        IF (v_old.name, v_old.seat_price, v_old.currency, v_old.billing_period, v_old.proration)
+           IS NOT DISTINCT FROM
+           (v_plan.name, v_plan.seat_price, v_plan.currency, v_plan.billing_period, v_plan.proration) THEN
+            RETURN v_old;  -- same plan again: nothing to do
+        END IF;
+        UPDATE seats.plan p SET name = v_plan.name, seat_price = v_plan.seat_price,
+               currency = v_plan.currency, billing_period = v_plan.billing_period,
+               proration = v_plan.proration, updated_at = now()
+         WHERE p.code = v_plan.code RETURNING p.* INTO v_plan;
+        PERFORM seats._log_event(NULL, 'plan_changed',
+                                 jsonb_build_object('plan', v_plan.code, 'before', to_jsonb(v_old),
+                                                    'after', to_jsonb(v_plan)));
+    ELSE
+        INSERT INTO seats.plan (code, name, seat_price, currency, billing_period, proration)
+        VALUES (v_plan.code, v_plan.name, v_plan.seat_price, v_plan.currency, v_plan.billing_period,
+                v_plan.proration)
+        RETURNING * INTO v_plan;
+        PERFORM seats._log_event(NULL, 'plan_created', jsonb_build_object('plan', to_jsonb(v_plan)));
+    END IF;
+    RETURN v_plan;
+END
+$$;
+
+-- The local midnight starting `p_day` in `p_time_zone`. Where DST skips
+-- midnight, PostgreSQL resolves the missing local time with the offset in
+-- force before the jump, which is the first instant of that local day.
+CREATE FUNCTION seats._local_midnight(p_day date, p_time_zone text) RETURNS timestamptz
+    LANGUAGE sql STABLE PARALLEL SAFE
+AS $$ SELECT (p_day::timestamp AT TIME ZONE p_time_zone) $$;
+
+CREATE FUNCTION seats.onboard(org text, plan text, seat_limit int,
+                              cycle_start date DEFAULT current_date,
+                              time_zone text DEFAULT 'America/Sao_Paulo')
+    RETURNS seats.subscription LANGUAGE plpgsql
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_plan seats.plan;
+    v_sub seats.subscription;
+    v_today date;
+    v_start date;
+    v_end date;
+    v_used bigint;
+    v_change seats.change;
+BEGIN
+    PERFORM seats._require(org, 'org'), seats._require(plan, 'plan'),
+            seats._require(seat_limit, 'seat_limit'), seats._require(cycle_start, 'cycle_start');
+    IF org = '' THEN
+        RAISE EXCEPTION 'org must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF seat_limit < 0 THEN
+        RAISE EXCEPTION 'seat_limit must not be negative, got %', seat_limit
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT isfinite(cycle_start) THEN
+        RAISE EXCEPTION 'cycle_start must be a finite date, got %', cycle_start
+            USING ERRCODE = 'datetime_field_overflow';
+    END IF;
+    PERFORM seats._check_time_zone(time_zone);
+    SELECT p.* INTO v_plan FROM seats.plan p WHERE p.code = onboard.plan;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown plan "%"', plan
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Create it first with seats.create_plan().';
+    END IF;
+
+    PERFORM seats._lock_org(org);
+    SELECT s.* INTO v_sub FROM seats.subscription s WHERE s.org = onboard.org;
+    IF FOUND THEN
+        IF v_sub.plan = v_plan.code AND v_sub.seat_limit = onboard.seat_limit
+           AND v_sub.cycle_anchor = onboard.cycle_start AND v_sub.time_zone = onboard.time_zone THEN
+            RETURN v_sub;  -- the same onboarding replayed
+        END IF;
+        RAISE EXCEPTION 'organization "%" is already onboarded (plan %, % seats)', org, v_sub.plan,
+                        v_sub.seat_limit
+            USING ERRCODE = 'SB004',
+                  HINT = 'Change its seats with seats.upgrade() or seats.schedule_downgrade().';
+    END IF;
+
+    -- SPEC §7: a start today or later opens the first cycle there; a start
+    -- in the past makes the current cycle the one containing today (local).
+    v_today := (now() AT TIME ZONE time_zone)::date;
+    IF cycle_start >= v_today THEN
+        v_start := cycle_start;
+        v_end := seats._cycle_boundary(cycle_start, v_plan.billing_period, 1);
+    ELSE
+        SELECT b.cycle_start, b.cycle_end INTO v_start, v_end
+          FROM seats.cycle_bounds(cycle_start, v_plan.billing_period, v_today) b;
+    END IF;
+
+    -- Brokers already in attached tables are counted (and may exceed the limit).
+    SELECT coalesce(sum(c.counted), 0) INTO v_used
+      FROM seats._count_seats(org) c;
+
+    INSERT INTO seats.subscription (org, plan, seat_limit, seats_used, cycle_anchor, cycle_start,
+                                    cycle_end, time_zone)
+    VALUES (org, v_plan.code, seat_limit, v_used, cycle_start,
+            seats._local_midnight(v_start, time_zone), seats._local_midnight(v_end, time_zone), time_zone)
+    RETURNING * INTO v_sub;
+
+    INSERT INTO seats.change (org, kind, from_limit, to_limit, status, requested_at, applied_at,
+                              effective_at, plan, seat_price, currency, cycle_start, cycle_end)
+    VALUES (org, 'onboard', NULL, seat_limit, 'applied', now(), now(), v_sub.cycle_start, v_plan.code,
+            v_plan.seat_price, v_plan.currency, v_sub.cycle_start, v_sub.cycle_end)
+    RETURNING * INTO v_change;
+
+    PERFORM seats._log_event(org, 'onboard',
+                             jsonb_build_object('plan', v_plan.code, 'seat_limit', seat_limit,
+                                                'seats_used', v_used, 'cycle_start', v_sub.cycle_start,
+                                                'cycle_end', v_sub.cycle_end, 'time_zone', time_zone),
+                             now(), v_change.id);
+    RETURN v_sub;
+END
+$$;
+

@@ -1,0 +1,330 @@
+------------------------------------------------------------------------------
+-- Upgrades (runbook §4.2): immediate, prorated, idempotent
+------------------------------------------------------------------------------
+
+-- The org's subscription, or SB002.
+CREATE FUNCTION seats._subscription(p_org text) RETURNS seats.subscription
+    LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    v_sub seats.subscription;
+BEGIN
+    SELECT s.* INTO v_sub FROM seats.subscription s WHERE s.org = p_org;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'organization "%" has no subscription', p_org
+            USING ERRCODE = 'SB002', HINT = 'Onboard it first with seats.onboard().';
+    END IF;
+    RETURN v_sub;
+END
+$$;
+
+-- SB003 while the org is frozen (runbook §6: no new commercial changes).
+CREATE FUNCTION seats._check_not_frozen(p_sub seats.subscription) RETURNS void
+    LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    v_reason text;
+BEGIN
+    IF p_sub.frozen THEN
+        RAISE EXCEPTION 'organization "%" is frozen: %', p_sub.org, coalesce(p_sub.frozen_reason, 'no reason given')
+            USING ERRCODE = 'SB003', HINT = 'Commercial changes resume after seats.unfreeze().';
+    END IF;
+    SELECT g.reason INTO v_reason FROM seats.global_freeze g;
+    IF FOUND THEN
+        RAISE EXCEPTION 'commercial changes are frozen system-wide: %', v_reason
+            USING ERRCODE = 'SB003', HINT = 'Commercial changes resume after seats.unfreeze().';
+    END IF;
+END
+$$;
+
+CREATE FUNCTION seats._check_upgrade(p_sub seats.subscription, p_new_limit int) RETURNS void
+    LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    PERFORM seats._require(p_new_limit, 'new_limit');
+    IF p_new_limit < 0 THEN
+        RAISE EXCEPTION 'new_limit must not be negative, got %', p_new_limit USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_new_limit <= p_sub.seat_limit THEN
+        RAISE EXCEPTION 'an upgrade must raise the limit of "%" above %, got %', p_sub.org, p_sub.seat_limit, p_new_limit
+            USING ERRCODE = 'SB004', HINT = 'Lower a limit with seats.schedule_downgrade().';
+    END IF;
+END
+$$;
+
+-- Idempotency: the change an earlier request with this key made, if any.
+-- The same key with other terms is SB004, naming the earlier change.
+CREATE FUNCTION seats._replay(p_org text, p_key text, p_kind text, p_to_limit int) RETURNS seats.change
+    LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    v_change seats.change;
+BEGIN
+    IF p_key IS NULL THEN
+        RETURN NULL;
+    END IF;
+    SELECT c.* INTO v_change FROM seats.change c WHERE c.org = p_org AND c.request_key = p_key;
+    IF FOUND AND (v_change.kind <> p_kind OR v_change.to_limit IS DISTINCT FROM p_to_limit) THEN
+        RAISE EXCEPTION 'request_key "%" was already used by change % (% to %)', p_key, v_change.id,
+                        v_change.kind, v_change.to_limit
+            USING ERRCODE = 'SB004', HINT = 'Use a new request_key for a different request.';
+    END IF;
+    RETURN v_change;
+END
+$$;
+
+-- The start of every commercial request: arguments present, the org lock
+-- taken (a concurrent request with the same key waits here, then finds this
+-- one's change), and the change an earlier request with this key made.
+CREATE FUNCTION seats._begin_change(p_org text, p_new_limit int, p_key text, p_kind text,
+                                    p_at timestamptz DEFAULT now())
+    RETURNS seats.change LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM seats._require(p_org, 'org'), seats._require(p_new_limit, 'new_limit'), seats._require(p_at, 'at');
+    PERFORM seats._lock_org(p_org);
+    RETURN seats._replay(p_org, p_key, p_kind, p_new_limit);
+END
+$$;
+
+-- Prices raising p_sub to p_new_limit at p_at: a change row carrying the
+-- whole calculation (plan, unit price, currency, granularity, units, cycle,
+-- amount), for the cycle that contains p_at.
+CREATE FUNCTION seats._price_upgrade(p_sub seats.subscription, p_new_limit int, p_at timestamptz)
+    RETURNS seats.change LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    v_plan seats.plan;
+    v_start date;
+    v_end date;
+    v_change seats.change;
+    v_proration seats.proration;
+    v_at timestamptz;
+BEGIN
+    PERFORM seats._require(p_at, 'at');
+    IF NOT isfinite(p_at) THEN
+        RAISE EXCEPTION 'at must be a finite timestamp' USING ERRCODE = 'datetime_field_overflow';
+    END IF;
+    SELECT p.* INTO STRICT v_plan FROM seats.plan p WHERE p.code = p_sub.plan;
+    -- Before the first cycle starts, an upgrade is charged for the whole
+    -- first cycle.
+    v_at := greatest(p_at, seats._local_midnight(p_sub.cycle_anchor, p_sub.time_zone));
+    SELECT b.cycle_start, b.cycle_end INTO v_start, v_end
+      FROM seats.cycle_bounds(p_sub.cycle_anchor, v_plan.billing_period, (v_at AT TIME ZONE p_sub.time_zone)::date) b;
+    v_change.org := p_sub.org;
+    v_change.kind := 'upgrade';
+    v_change.from_limit := p_sub.seat_limit;
+    v_change.to_limit := p_new_limit;
+    v_change.plan := v_plan.code;
+    v_change.seat_price := v_plan.seat_price;
+    v_change.currency := v_plan.currency;
+    v_change.granularity := v_plan.proration;
+    v_change.cycle_start := seats._local_midnight(v_start, p_sub.time_zone);
+    v_change.cycle_end := seats._local_midnight(v_end, p_sub.time_zone);
+    v_proration := seats._proration(p_new_limit - p_sub.seat_limit, v_plan.seat_price, v_change.cycle_start,
+                                    v_change.cycle_end, v_at, v_plan.proration, p_sub.time_zone, v_plan.currency);
+    v_change.amount := v_proration.amount;
+    v_change.units_remaining := v_proration.units_remaining;
+    v_change.units_in_cycle := v_proration.units_in_cycle;
+    RETURN v_change;
+END
+$$;
+
+-- Applies a priced upgrade: the new limit at once, pending downgrades
+-- superseded, the audit event.
+CREATE FUNCTION seats._apply_upgrade(p_change seats.change, p_at timestamptz) RETURNS void
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_superseded bigint;
+BEGIN
+    UPDATE seats.subscription s SET seat_limit = p_change.to_limit, updated_at = now() WHERE s.org = p_change.org;
+    FOR v_superseded IN
+        UPDATE seats.change c SET status = 'superseded'
+         WHERE c.org = p_change.org AND c.kind = 'downgrade' AND c.status IN ('scheduled', 'blocked', 'held')
+        RETURNING c.id
+    LOOP
+        PERFORM seats._log_event(p_change.org, 'downgrade_superseded',
+                                 jsonb_build_object('by_change', p_change.id), p_at, v_superseded);
+    END LOOP;
+    PERFORM seats._log_event(p_change.org, 'upgrade_applied',
+        jsonb_build_object('from_limit', p_change.from_limit, 'to_limit', p_change.to_limit,
+                           'amount', p_change.amount, 'currency', p_change.currency,
+                           'seat_price', p_change.seat_price, 'granularity', p_change.granularity,
+                           'units_remaining', p_change.units_remaining, 'units_in_cycle', p_change.units_in_cycle,
+                           'cycle_start', p_change.cycle_start, 'cycle_end', p_change.cycle_end),
+        p_at, p_change.id);
+END
+$$;
+
+CREATE FUNCTION seats._insert_change(p_change seats.change) RETURNS seats.change
+    LANGUAGE sql
+AS $$
+    INSERT INTO seats.change (org, kind, from_limit, to_limit, status, requested_at, requested_by, applied_at,
+                              effective_at, request_key, plan, seat_price, currency, granularity,
+                              units_remaining, units_in_cycle, cycle_start, cycle_end, amount, reverts,
+                              incident, reason)
+    VALUES (p_change.org, p_change.kind, p_change.from_limit, p_change.to_limit, p_change.status,
+            p_change.requested_at, coalesce(p_change.requested_by, session_user), p_change.applied_at,
+            p_change.effective_at, p_change.request_key, p_change.plan, p_change.seat_price, p_change.currency,
+            p_change.granularity, p_change.units_remaining, p_change.units_in_cycle, p_change.cycle_start,
+            p_change.cycle_end, p_change.amount, p_change.reverts, p_change.incident, p_change.reason)
+    RETURNING *
+$$;
+
+CREATE FUNCTION seats._quote_upgrade(p_org text, p_new_limit int, p_at timestamptz)
+    RETURNS TABLE (amount numeric, currency text, units_remaining int, units_in_cycle int)
+    LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    v_sub seats.subscription;
+    v_change seats.change;
+BEGIN
+    PERFORM seats._require(p_org, 'org');
+    v_sub := seats._subscription(p_org);
+    PERFORM seats._check_upgrade(v_sub, p_new_limit);
+    v_change := seats._price_upgrade(v_sub, p_new_limit, p_at);
+    amount := v_change.amount;
+    currency := v_change.currency;
+    units_remaining := v_change.units_remaining;
+    units_in_cycle := v_change.units_in_cycle;
+    RETURN NEXT;
+END
+$$;
+
+CREATE FUNCTION seats.quote_upgrade(org text, new_limit int, at timestamptz DEFAULT now())
+    RETURNS TABLE (amount numeric, currency text, units_remaining int, units_in_cycle int)
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT q.amount, q.currency, q.units_remaining, q.units_in_cycle FROM seats._quote_upgrade($1, $2, $3) q $$;
+
+COMMENT ON FUNCTION seats.quote_upgrade(text, int, timestamptz) IS
+    'What seats.upgrade would charge now; writes nothing';
+
+CREATE FUNCTION seats._upgrade(p_org text, p_new_limit int, p_key text, p_at timestamptz)
+    RETURNS seats.change LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_sub seats.subscription;
+    v_change seats.change;
+BEGIN
+    v_change := seats._begin_change(p_org, p_new_limit, p_key, 'upgrade', p_at);
+    IF v_change.id IS NOT NULL THEN
+        RETURN v_change;
+    END IF;
+    v_sub := seats._subscription(p_org);
+    PERFORM seats._check_not_frozen(v_sub);
+    PERFORM seats._check_upgrade(v_sub, p_new_limit);
+    v_change := seats._price_upgrade(v_sub, p_new_limit, p_at);
+    v_change.status := 'applied';
+    v_change.requested_at := p_at;
+    v_change.applied_at := p_at;
+    v_change.effective_at := p_at;
+    v_change.request_key := p_key;
+    v_change := seats._insert_change(v_change);
+    PERFORM seats._apply_upgrade(v_change, p_at);
+    RETURN v_change;
+END
+$$;
+
+CREATE FUNCTION seats.upgrade(org text, new_limit int, request_key text DEFAULT NULL, at timestamptz DEFAULT now())
+    RETURNS seats.change LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM seats._upgrade($1, $2, $3, $4) $$;
+COMMENT ON FUNCTION seats.upgrade(text, int, text, timestamptz) IS
+    'Raises the seat limit at once; the added seats are charged pro rata for the rest of the cycle';
+
+CREATE FUNCTION seats._request_upgrade(p_org text, p_new_limit int, p_key text)
+    RETURNS seats.change LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_sub seats.subscription;
+    v_change seats.change;
+BEGIN
+    v_change := seats._begin_change(p_org, p_new_limit, p_key, 'upgrade');
+    IF v_change.id IS NOT NULL THEN
+        RETURN v_change;
+    END IF;
+    v_sub := seats._subscription(p_org);
+    PERFORM seats._check_not_frozen(v_sub);
+    PERFORM seats._check_upgrade(v_sub, p_new_limit);
+    v_change.org := p_org;
+    v_change.kind := 'upgrade';
+    v_change.from_limit := v_sub.seat_limit;
+    v_change.to_limit := p_new_limit;
+    v_change.status := 'requested';
+    v_change.requested_at := now();
+    v_change.request_key := p_key;
+    v_change := seats._insert_change(v_change);
+    PERFORM seats._log_event(p_org, 'upgrade_requested',
+                             jsonb_build_object('from_limit', v_sub.seat_limit, 'to_limit', p_new_limit),
+                             now(), v_change.id);
+    RETURN v_change;
+END
+$$;
+
+CREATE FUNCTION seats.request_upgrade(org text, new_limit int, request_key text DEFAULT NULL)
+    RETURNS seats.change LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM seats._request_upgrade($1, $2, $3) $$;
+COMMENT ON FUNCTION seats.request_upgrade(text, int, text) IS
+    'Records an upgrade for manual execution (status requested); seats.apply_change() applies it';
+
+-- A change by id, read again after taking its org's lock (so its status is
+-- current); 22023 for an unknown id.
+CREATE FUNCTION seats._locked_change(p_id bigint) RETURNS seats.change
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_org text;
+    v_change seats.change;
+BEGIN
+    SELECT c.org INTO v_org FROM seats.change c WHERE c.id = p_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown change %', p_id USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM seats._lock_org(v_org);
+    SELECT c.* INTO v_change FROM seats.change c WHERE c.id = p_id;
+    RETURN v_change;
+END
+$$;
+
+CREATE FUNCTION seats._apply_change(p_id bigint, p_at timestamptz)
+    RETURNS seats.change LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_org text;
+    v_sub seats.subscription;
+    v_change seats.change;
+    v_priced seats.change;
+BEGIN
+    PERFORM seats._require(p_id, 'change_id'), seats._require(p_at, 'at');
+    v_change := seats._locked_change(p_id);
+    v_org := v_change.org;
+    IF v_change.kind <> 'upgrade' THEN
+        RAISE EXCEPTION 'change % is a %: only requested upgrades are applied by hand', p_id, v_change.kind
+            USING ERRCODE = 'SB004', HINT = 'Downgrades take effect at the cycle turnover.';
+    END IF;
+    IF v_change.status <> 'requested' THEN
+        RAISE EXCEPTION 'change % is %, not requested', p_id, v_change.status USING ERRCODE = 'SB004';
+    END IF;
+    v_sub := seats._subscription(v_org);
+    PERFORM seats._check_not_frozen(v_sub);
+    PERFORM seats._check_upgrade(v_sub, v_change.to_limit);
+    v_priced := seats._price_upgrade(v_sub, v_change.to_limit, p_at);
+    UPDATE seats.change c
+       SET status = 'applied', applied_at = p_at, effective_at = p_at, from_limit = v_priced.from_limit,
+           plan = v_priced.plan, seat_price = v_priced.seat_price, currency = v_priced.currency,
+           granularity = v_priced.granularity, units_remaining = v_priced.units_remaining,
+           units_in_cycle = v_priced.units_in_cycle, cycle_start = v_priced.cycle_start,
+           cycle_end = v_priced.cycle_end, amount = v_priced.amount
+     WHERE c.id = p_id
+    RETURNING c.* INTO v_change;
+    PERFORM seats._apply_upgrade(v_change, p_at);
+    RETURN v_change;
+END
+$$;
+
+CREATE FUNCTION seats.apply_change(change_id bigint, at timestamptz DEFAULT now())
+    RETURNS seats.change LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM seats._apply_change($1, $2) $$;
+COMMENT ON FUNCTION seats.apply_change(bigint, timestamptz) IS
+    'Applies a requested upgrade now, prorated from "at"';
+

@@ -1,0 +1,308 @@
+------------------------------------------------------------------------------
+-- Downgrades (runbook §4.3) and the cycle turnover (§9)
+------------------------------------------------------------------------------
+
+-- The end of the cycle containing p_at, from the anchor: where a change
+-- requested at p_at takes effect, even while a turnover is overdue.
+CREATE FUNCTION seats._cycle_end_at(p_sub seats.subscription, p_at timestamptz) RETURNS timestamptz
+    LANGUAGE sql STABLE
+AS $$
+    SELECT seats._local_midnight(b.cycle_end, p_sub.time_zone)
+      FROM seats.plan p,
+           seats.cycle_bounds(p_sub.cycle_anchor, p.billing_period, (p_at AT TIME ZONE p_sub.time_zone)::date) b
+     WHERE p.code = p_sub.plan
+$$;
+
+CREATE FUNCTION seats._schedule_downgrade(p_org text, p_new_limit int, p_key text)
+    RETURNS seats.change LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_sub seats.subscription;
+    v_change seats.change;
+    v_superseded bigint;
+BEGIN
+    v_change := seats._begin_change(p_org, p_new_limit, p_key, 'downgrade');
+    IF v_change.id IS NOT NULL THEN
+        RETURN v_change;
+    END IF;
+    v_sub := seats._subscription(p_org);
+    PERFORM seats._check_not_frozen(v_sub);
+    IF p_new_limit < 0 THEN
+        RAISE EXCEPTION 'new_limit must not be negative, got %', p_new_limit USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_new_limit >= v_sub.seat_limit THEN
+        RAISE EXCEPTION 'a downgrade must lower the limit of "%" below %, got %', p_org, v_sub.seat_limit, p_new_limit
+            USING ERRCODE = 'SB004', HINT = 'Raise a limit with seats.upgrade().';
+    END IF;
+
+    v_change.org := p_org;
+    v_change.kind := 'downgrade';
+    v_change.from_limit := v_sub.seat_limit;
+    v_change.to_limit := p_new_limit;
+    v_change.status := 'scheduled';
+    v_change.requested_at := now();
+    -- The end of the current cycle: the stored one, or the one containing
+    -- now when a turnover is overdue (never earlier than the first cycle's end).
+    v_change.effective_at := greatest(v_sub.cycle_end, seats._cycle_end_at(v_sub, now()));
+    v_change.request_key := p_key;
+    v_change.plan := v_sub.plan;
+    v_change := seats._insert_change(v_change);
+
+    -- A new request replaces the pending one.
+    FOR v_superseded IN
+        UPDATE seats.change c SET status = 'superseded'
+         WHERE c.org = p_org AND c.kind = 'downgrade' AND c.status IN ('scheduled', 'blocked', 'held')
+           AND c.id <> v_change.id
+        RETURNING c.id
+    LOOP
+        PERFORM seats._log_event(p_org, 'downgrade_superseded', jsonb_build_object('by_change', v_change.id),
+                                 now(), v_superseded);
+    END LOOP;
+
+    IF v_sub.seats_used > p_new_limit THEN
+        RAISE NOTICE 'organization "%" has % active brokers, more than the new limit of %', p_org, v_sub.seats_used,
+                     p_new_limit
+            USING DETAIL = 'At the turnover the downgrade is applied only if active brokers <= the new limit; '
+                           'otherwise it is recorded as blocked and tried again at the next turnover.',
+                  HINT = format('Deactivate %s broker(s) before %s.', v_sub.seats_used - p_new_limit,
+                                v_change.effective_at);
+    END IF;
+    PERFORM seats._log_event(p_org, 'downgrade_scheduled',
+                             jsonb_build_object('from_limit', v_sub.seat_limit, 'to_limit', p_new_limit,
+                                                'effective_at', v_change.effective_at,
+                                                'seats_used', v_sub.seats_used),
+                             now(), v_change.id);
+    RETURN v_change;
+END
+$$;
+
+CREATE FUNCTION seats.schedule_downgrade(org text, new_limit int, request_key text DEFAULT NULL)
+    RETURNS seats.change LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM seats._schedule_downgrade($1, $2, $3) $$;
+COMMENT ON FUNCTION seats.schedule_downgrade(text, int, text) IS
+    'Lowers the seat limit at the end of the current cycle, if active brokers then fit';
+
+CREATE FUNCTION seats._cancel_change(p_id bigint, p_reason text)
+    RETURNS seats.change LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_org text;
+    v_change seats.change;
+BEGIN
+    PERFORM seats._require(p_id, 'change_id'), seats._require(p_reason, 'reason');
+    v_change := seats._locked_change(p_id);
+    v_org := v_change.org;
+    IF v_change.status NOT IN ('requested', 'scheduled', 'blocked', 'held') THEN
+        RAISE EXCEPTION 'change % is %, not pending', p_id, v_change.status
+            USING ERRCODE = 'SB004', HINT = 'Only requested upgrades and pending downgrades can be cancelled; '
+                                            'use seats.revert_change() for applied ones.';
+    END IF;
+    UPDATE seats.change c SET status = 'cancelled', reason = p_reason WHERE c.id = p_id RETURNING c.* INTO v_change;
+    PERFORM seats._log_event(v_org, 'change_cancelled',
+                             jsonb_build_object('kind', v_change.kind, 'to_limit', v_change.to_limit,
+                                                'reason', p_reason),
+                             now(), p_id);
+    RETURN v_change;
+END
+$$;
+
+CREATE FUNCTION seats.cancel_change(change_id bigint, reason text)
+    RETURNS seats.change LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM seats._cancel_change($1, $2) $$;
+
+-- Subscriptions due for a turnover, oldest first.
+CREATE FUNCTION seats._due_orgs(p_as_of timestamptz, p_limit int, p_skip text[])
+    RETURNS SETOF text LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT s.org FROM seats.subscription s
+     WHERE s.cycle_end <= p_as_of AND s.org <> ALL (p_skip)
+     ORDER BY s.cycle_end, s.org
+     LIMIT p_limit
+$$;
+
+-- Turns a batch of organizations over every cycle that ended by p_as_of,
+-- set-based, under their org locks (the lock broker writes take: no seat can
+-- be taken between the capacity check and the new limit). Each pass turns
+-- every still-due org of the batch over one cycle: with the pending
+-- downgrade applied (active brokers <= new limit), blocked (kept pending for
+-- the next turnover) or held (frozen), one turnover row (the exactly-once
+-- key), one audit event per downgrade outcome, and the subscription moved
+-- to the next cycle; passes repeat to catch up missed cycles. Returns the
+-- number of (org, cycle) turnovers; orgs another run already turned count 0.
+CREATE FUNCTION seats._turn_over(p_orgs text[], p_as_of timestamptz) RETURNS int
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_frozen_all boolean := EXISTS (SELECT 1 FROM seats.global_freeze);
+    v_pass int;
+    v_turned int := 0;
+BEGIN
+    PERFORM seats._lock_orgs(p_orgs);
+    LOOP
+        WITH due AS (
+            SELECT s.org, s.cycle_start, s.cycle_end, s.seats_used, s.seat_limit, s.frozen OR v_frozen_all AS frozen,
+                   seats._local_midnight(b.cycle_end, s.time_zone) AS next_end,
+                   c.id AS change_id, c.from_limit, c.to_limit
+              FROM seats.subscription s
+              JOIN seats.plan p ON p.code = s.plan
+              -- The cycle that starts at the boundary being crossed.
+              CROSS JOIN LATERAL seats.cycle_bounds(s.cycle_anchor, p.billing_period,
+                                                    (s.cycle_end AT TIME ZONE s.time_zone)::date) b
+              LEFT JOIN LATERAL (
+                    SELECT c.id, c.from_limit, c.to_limit FROM seats.change c
+                     WHERE c.org = s.org AND c.kind = 'downgrade' AND c.status IN ('scheduled', 'blocked', 'held')
+                       AND c.effective_at <= s.cycle_end
+                     ORDER BY c.id DESC LIMIT 1) c ON true
+             WHERE s.org = ANY (p_orgs) AND s.cycle_end <= p_as_of),
+        decided AS (
+            SELECT d.*, CASE WHEN d.change_id IS NULL THEN NULL
+                             WHEN d.frozen THEN 'held'
+                             WHEN d.seats_used <= d.to_limit THEN 'applied'
+                             ELSE 'blocked' END AS outcome
+              FROM due d),
+        changes AS (
+            UPDATE seats.change c
+               SET status = d.outcome,
+                   applied_at = CASE WHEN d.outcome = 'applied' THEN d.cycle_end END,
+                   effective_at = CASE WHEN d.outcome = 'applied' THEN d.cycle_end ELSE d.next_end END,
+                   from_limit = d.seat_limit
+              FROM decided d WHERE c.id = d.change_id),
+        numbered AS (
+            SELECT d.*, nextval('seats.event_id_seq') AS event_id,
+                   (SELECT e.hash FROM seats.event e WHERE e.org = d.org ORDER BY e.id DESC LIMIT 1) AS prev_hash,
+                   jsonb_build_object('from_limit', d.from_limit, 'to_limit', d.to_limit, 'seats_used', d.seats_used,
+                                      'cycle_end', d.cycle_end,
+                                      'next_attempt', CASE WHEN d.outcome = 'applied' THEN NULL ELSE d.next_end END)
+                       AS detail
+              FROM decided d WHERE d.outcome IS NOT NULL),
+        events AS (
+            INSERT INTO seats.event (id, org, kind, at, actor, change_id, detail, prev_hash, hash)
+            SELECT n.event_id, n.org, 'downgrade_' || n.outcome, n.cycle_end, session_user, n.change_id, n.detail,
+                   n.prev_hash,
+                   seats._event_hash(n.prev_hash, n.event_id, n.org, 'downgrade_' || n.outcome, n.cycle_end,
+                                     session_user, n.change_id, n.detail)
+              FROM numbered n),
+        turnovers AS (
+            INSERT INTO seats.turnover (org, cycle_start, cycle_end, as_of, downgrade, outcome)
+            SELECT d.org, d.cycle_start, d.cycle_end, p_as_of, d.change_id, d.outcome FROM decided d)
+        UPDATE seats.subscription s
+           SET cycle_start = d.cycle_end, cycle_end = d.next_end, updated_at = now(),
+               seat_limit = CASE WHEN d.outcome = 'applied' THEN d.to_limit ELSE s.seat_limit END
+          FROM decided d WHERE s.org = d.org;
+        GET DIAGNOSTICS v_pass = ROW_COUNT;
+        EXIT WHEN v_pass = 0;
+        v_turned := v_turned + v_pass;
+    END LOOP;
+    RETURN v_turned;
+END
+$$;
+
+CREATE FUNCTION seats._turnover_failed(p_org text, p_as_of timestamptz, p_sqlstate text, p_message text)
+    RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT seats._log_event(p_org, 'turnover_failed',
+                            jsonb_build_object('sqlstate', p_sqlstate, 'message', p_message, 'as_of', p_as_of),
+                            p_as_of);
+$$;
+
+CREATE FUNCTION seats._check_turnover_args(p_as_of timestamptz, p_batch_size int) RETURNS void
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM seats._require(p_as_of, 'as_of'), seats._require(p_batch_size, 'batch_size');
+    IF p_batch_size < 1 THEN
+        RAISE EXCEPTION 'batch_size must be at least 1, got %', p_batch_size USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT isfinite(p_as_of) THEN
+        RAISE EXCEPTION 'as_of must be a finite timestamp' USING ERRCODE = 'datetime_field_overflow';
+    END IF;
+    -- Each org is checked after its lock with a fresh statement snapshot;
+    -- a transaction snapshot would miss seats committed before the lock.
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'seats.close_due_cycles must run at READ COMMITTED, not %',
+                        current_setting('transaction_isolation')
+            USING ERRCODE = 'active_sql_transaction';
+    END IF;
+END
+$$;
+
+-- The turnover job (pg_cron every 15 minutes, or by hand). A procedure, so
+-- it commits after every batch: interrupted, it resumes where it stopped.
+-- Not SECURITY DEFINER (a procedure that is cannot COMMIT): it only calls
+-- the SECURITY DEFINER functions above, schema-qualified.
+CREATE PROCEDURE seats.close_due_cycles(as_of timestamptz DEFAULT now(), batch_size int DEFAULT 1000)
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_org text;
+    v_batch text[];
+    v_failed text[] := '{}';
+    v_state text;
+    v_message text;
+BEGIN
+    PERFORM seats._check_turnover_args(as_of, batch_size);
+    LOOP
+        v_batch := ARRAY(SELECT o FROM seats._due_orgs(as_of, batch_size, v_failed) o);
+        EXIT WHEN pg_catalog.cardinality(v_batch) = 0;
+        BEGIN
+            -- The whole batch at once: one subtransaction, set-based.
+            PERFORM seats._turn_over(v_batch, as_of);
+        EXCEPTION WHEN OTHERS THEN
+            -- Something in the batch failed: redo it org by org, so that each
+            -- failure is recorded and does not stop the others.
+            FOREACH v_org IN ARRAY v_batch LOOP
+                BEGIN
+                    PERFORM seats._turn_over(ARRAY[v_org], as_of);
+                EXCEPTION WHEN OTHERS THEN
+                    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT;
+                    PERFORM seats._turnover_failed(v_org, as_of, v_state, v_message);
+                    v_failed := pg_catalog.array_append(v_failed, v_org);
+                END;
+            END LOOP;
+        END;
+        COMMIT;
+    END LOOP;
+END
+$$;
+COMMENT ON PROCEDURE seats.close_due_cycles(timestamptz, int) IS
+    'Turns over every subscription whose cycle ended by as_of (catching up), applying, blocking or holding downgrades';
+
+CREATE FUNCTION seats._cycle_report(p_from timestamptz, p_to timestamptz)
+    RETURNS TABLE (downgrades_applied bigint, downgrades_blocked bigint, downgrades_held bigint,
+                   upgrades_applied bigint, upgrade_amount numeric, upgrade_amount_by_currency jsonb,
+                   blocks bigint, mean_block_resolution interval)
+    LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    PERFORM seats._require(p_from, 'from_ts'), seats._require(p_to, 'to_ts');
+    RETURN QUERY
+    WITH ev AS (
+        SELECT e.kind, count(*) AS n FROM seats.event e
+         WHERE e.at >= p_from AND e.at < p_to
+           AND e.kind IN ('downgrade_applied', 'downgrade_blocked', 'downgrade_held', 'seat_blocked')
+         GROUP BY e.kind),
+    up AS (
+        SELECT c.currency::text AS currency, count(*) AS n, sum(c.amount) AS amount FROM seats.change c
+         WHERE c.kind = 'upgrade' AND c.applied_at >= p_from AND c.applied_at < p_to
+           AND c.status IN ('applied', 'reverted')
+         GROUP BY c.currency)
+    SELECT coalesce((SELECT n FROM ev WHERE kind = 'downgrade_applied'), 0),
+           coalesce((SELECT n FROM ev WHERE kind = 'downgrade_blocked'), 0),
+           coalesce((SELECT n FROM ev WHERE kind = 'downgrade_held'), 0),
+           coalesce((SELECT sum(n) FROM up), 0)::bigint,
+           CASE WHEN (SELECT count(*) FROM up) <= 1 THEN coalesce((SELECT sum(amount) FROM up), 0) END,
+           coalesce((SELECT jsonb_object_agg(currency, amount) FROM up), '{}'),
+           coalesce((SELECT n FROM ev WHERE kind = 'seat_blocked'), 0),
+           NULL::interval;
+END
+$$;
+
+CREATE FUNCTION seats.cycle_report(from_ts timestamptz, to_ts timestamptz)
+    RETURNS TABLE (downgrades_applied bigint, downgrades_blocked bigint, downgrades_held bigint,
+                   upgrades_applied bigint, upgrade_amount numeric, upgrade_amount_by_currency jsonb,
+                   blocks bigint, mean_block_resolution interval)
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM seats._cycle_report($1, $2) $$;
+COMMENT ON FUNCTION seats.cycle_report(timestamptz, timestamptz) IS
+    'Runbook §9 closing report for [from_ts, to_ts): downgrades applied/blocked/held, upgrades and amount, blocks';
+

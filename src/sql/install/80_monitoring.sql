@@ -1,0 +1,44 @@
+------------------------------------------------------------------------------
+-- Monitoring and repair
+------------------------------------------------------------------------------
+
+CREATE VIEW seats.usage AS
+    SELECT s.org,
+           s.plan,
+           s.seat_limit,
+           s.seats_used,
+           greatest(s.seat_limit - s.seats_used, 0) AS seats_free,
+           s.seats_used > s.seat_limit AS over_limit,
+           d.to_limit AS pending_downgrade_limit,
+           d.effective_at AS pending_downgrade_effective_at,
+           s.cycle_start,
+           s.cycle_end,
+           s.frozen
+      FROM seats.subscription s
+      LEFT JOIN LATERAL (
+            SELECT c.to_limit, c.effective_at FROM seats.change c
+             WHERE c.org = s.org AND c.kind = 'downgrade' AND c.status IN ('scheduled', 'blocked', 'held')
+             ORDER BY c.id DESC LIMIT 1) d ON true;
+COMMENT ON VIEW seats.usage IS 'Seats per organization: used/limit, free, over limit, pending downgrade, cycle';
+
+CREATE FUNCTION seats._revalidate(p_org text)
+    RETURNS TABLE (org text, counted int, recorded int, fixed boolean)
+    LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF p_org IS NOT NULL AND NOT EXISTS (SELECT 1 FROM seats.subscription s WHERE s.org = p_org) THEN
+        RAISE EXCEPTION 'organization "%" has no subscription', p_org
+            USING ERRCODE = 'SB002', HINT = 'Onboard it first with seats.onboard().';
+    END IF;
+    RETURN QUERY SELECT * FROM seats._recount(p_org, 'revalidate');
+END
+$$;
+
+-- SQL, not PL/pgSQL: the fixed signature reuses "org" for input and output.
+CREATE FUNCTION seats.revalidate(org text DEFAULT NULL)
+    RETURNS TABLE (org text, counted int, recorded int, fixed boolean)
+    LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM seats._revalidate($1) $$;
+COMMENT ON FUNCTION seats.revalidate(text) IS
+    'Recounts seats from the attached tables, fixes drifted counters and audits each fix';
+

@@ -1,0 +1,13 @@
+------------------------------------------------------------------------------
+-- Privileges: PUBLIC gets nothing that writes.
+------------------------------------------------------------------------------
+
+REVOKE ALL ON ALL TABLES IN SCHEMA seats FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA seats FROM PUBLIC;
+REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA seats FROM PUBLIC;
+REVOKE EXECUTE ON ALL PROCEDURES IN SCHEMA seats FROM PUBLIC;
+GRANT USAGE ON SCHEMA seats TO PUBLIC;
+-- Pure calculations and texts write nothing.
+GRANT EXECUTE ON FUNCTION seats.customer_message(text, text, text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION seats.cycle_bounds(date, text, date) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION seats.prorate(int, numeric, timestamptz, timestamptz, timestamptz, text, text, text) TO PUBLIC;

@@ -56,4 +56,8 @@ std::size_t net_deltas(const SeatChange *changes, std::size_t count, OrgDelta *o
   return written;
 }
 
+void order_by_org(OrgDelta *deltas, std::size_t count) {
+  std::sort(deltas, deltas + count, [](const OrgDelta &a, const OrgDelta &b) { return a.org < b.org; });
+}
+
 }  // namespace broker_seats::core

@@ -75,6 +75,10 @@ struct OrgDelta {
 // statement touching k seats of one org costs O(k log k), never O(k²).
 std::size_t net_deltas(const SeatChange *changes, std::size_t count, OrgDelta *out);
 
+// Sorts per-organization changes into the one lock order (byte order of
+// the org key) that net_deltas also returns.
+void order_by_org(OrgDelta *deltas, std::size_t count);
+
 // Rules 3 and 6: a statement that adds seats is refused when the organization
 // would end above its limit; one that frees seats or changes nothing passes,
 // even for an organization already over its limit.

@@ -19,6 +19,7 @@
 #include "pg/member_columns.hpp"
 #include "pg/seat_count.hpp"
 #include "pg/seat_counter.hpp"
+#include "pg/statement_deltas.hpp"
 
 extern "C" {
 #include "access/tupdesc.h"
@@ -165,7 +166,7 @@ BROKER_SEATS_FUNCTION(member_change_trigger) {
   // Phase 3: each organization locked, checked and written once, in org
   // order. Nothing runs SQL or switches rights: the caller's own rights
   // are all the counter path needs.
-  pg::apply_seat_deltas(deltas, orgs);
+  pg::record_seat_deltas(deltas, orgs);
   return PointerGetDatum(nullptr);
 }
 
@@ -197,6 +198,6 @@ BROKER_SEATS_FUNCTION(member_truncate_trigger) {
     changes[n++] = core::SeatChange{std::string_view(entry->org), static_cast<int>(-entry->count)};
   auto *deltas = static_cast<core::OrgDelta *>(palloc_extended(sizeof(core::OrgDelta) * n, MCXT_ALLOC_HUGE));
   const size_t freed = core::net_deltas(changes, n, deltas);
-  pg::apply_seat_deltas(deltas, freed);
+  pg::record_seat_deltas(deltas, freed);
   return PointerGetDatum(nullptr);
 }

@@ -3,6 +3,7 @@
 
 #include "pg/member_columns.hpp"
 #include "pg/seat_counter.hpp"
+#include "pg/statement_deltas.hpp"
 
 extern "C" {
 #include "postgres.h"
@@ -66,4 +67,5 @@ void _PG_init(void) {
   MarkGUCPrefixReserved("broker_seats");
   broker_seats::pg::register_member_column_invalidation();
   broker_seats::pg::register_seat_counter_callbacks();
+  broker_seats::pg::install_statement_hooks();
 }

@@ -238,6 +238,12 @@ void lock_org(const char *org, int length) {
   // The coarse level first: RowExclusiveLock on seats.subscription (fast
   // path), unless this transaction holds every org already.
   if (holds_all_orgs(relid)) return;
+  // Past the limit, one lock for all: a transaction locking orgs one by one
+  // (onboarding thousands in one statement) stays within the lock table.
+  if (org_locks_taken >= static_cast<std::size_t>(org_lock_limit())) {
+    LockRelationOid(relid, ExclusiveLock);
+    return;
+  }
   LockRelationOid(relid, RowExclusiveLock);
   const uint64 h = DatumGetUInt64(hash_bytes_extended(reinterpret_cast<const unsigned char *>(org), length, org_lock_seed));
   LOCKTAG tag;

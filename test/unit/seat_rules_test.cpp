@@ -155,3 +155,14 @@ TEST(SeatRole, StripTrailingBlanks) {
   EXPECT_EQ(core::strip_trailing_blanks("a b"), "a b");
   EXPECT_EQ(core::strip_trailing_blanks("a\t"), "a\t");
 }
+
+TEST(OrderByOrg, ByteOrderLikeNetDeltas) {
+  core::OrgDelta deltas[] = {{"b", 1}, {"B", -2}, {"a", 3}, {"ab", 1}, {"\xc3\xa9", 1}};
+  core::order_by_org(deltas, 5);
+  const char *expected[] = {"B", "a", "ab", "b", "\xc3\xa9"};
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(deltas[i].org, expected[i]);
+  const core::SeatChange changes[] = {{"b", 1}, {"B", -1}, {"B", -1}, {"a", 3}, {"ab", 1}, {"\xc3\xa9", 1}};
+  core::OrgDelta netted[6];
+  ASSERT_EQ(core::net_deltas(changes, 6, netted), 5u);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(netted[i].org, expected[i]);
+}

@@ -1,0 +1,198 @@
+#include "pg/statement_deltas.hpp"
+
+#include "pg/boundary.hpp"
+#include "pg/seat_count.hpp"
+#include "pg/seat_counter.hpp"
+
+extern "C" {
+#include "executor/executor.h"
+#include "nodes/parsenodes.h"
+#include "nodes/plannodes.h"
+#include "tcop/pquery.h"
+#include "tcop/utility.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+}
+
+namespace broker_seats::pg {
+namespace {
+
+// The statement being finished at one nesting depth, and what its
+// triggers changed: org text -> net delta (an OrgCount table).
+struct Frame {
+  int depth;
+  MemoryContext context;
+  HTAB *deltas;
+  Frame *outer;
+};
+
+Frame *current_frame = nullptr;
+// How many executor runs, finishes and utility commands are in progress: a
+// trigger belongs to the innermost frame only when nothing else (a nested
+// statement of another trigger, say) was entered since that frame opened.
+int nesting = 0;
+
+ExecutorRun_hook_type previous_run = nullptr;
+ExecutorFinish_hook_type previous_finish = nullptr;
+ProcessUtility_hook_type previous_utility = nullptr;
+
+void add_to_frame(Frame *frame, const core::OrgDelta *deltas, std::size_t count) {
+  if (frame->deltas == nullptr) frame->deltas = create_seat_counts(frame->context);
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::string_view view = deltas[i].org;
+    char *org = static_cast<char *>(MemoryContextAlloc(frame->context, view.size() + 1));
+    memcpy(org, view.data(), view.size());
+    org[view.size()] = '\0';
+    bool found;
+    auto *entry = static_cast<OrgCount *>(hash_search(frame->deltas, &org, HASH_ENTER, &found));
+    if (!found) entry->count = 0;
+    entry->count += deltas[i].delta;
+  }
+}
+
+Datum flush_body(Frame *frame) {
+  const long n = hash_get_num_entries(frame->deltas);
+  auto *deltas = static_cast<core::OrgDelta *>(palloc_extended(sizeof(core::OrgDelta) * (n + 1), MCXT_ALLOC_HUGE));
+  std::size_t kept = 0;
+  HASH_SEQ_STATUS scan;
+  hash_seq_init(&scan, frame->deltas);
+  while (auto *entry = static_cast<OrgCount *>(hash_seq_search(&scan)))
+    if (entry->count != 0) deltas[kept++] = core::OrgDelta{std::string_view(entry->org), entry->count};
+  core::order_by_org(deltas, kept);
+  apply_seat_deltas(deltas, kept);
+  return 0;
+}
+
+// Applies a frame's changes; refusals come back through the one boundary.
+void flush(Frame *frame) {
+  if (frame->deltas == nullptr) return;
+  (void)guarded("broker_seats statement end", [frame]() { return flush_body(frame); });
+}
+
+void open_frame(Frame *frame, MemoryContext context) {
+  frame->depth = ++nesting;
+  frame->context = context;
+  frame->deltas = nullptr;
+  frame->outer = current_frame;
+  current_frame = frame;
+}
+
+void close_frame(Frame *frame) {
+  current_frame = frame->outer;
+  --nesting;
+}
+
+void run_hook(QueryDesc *query, ScanDirection direction, uint64 count, bool execute_once) {
+  ++nesting;
+  PG_TRY();
+  {
+    if (previous_run)
+      previous_run(query, direction, count, execute_once);
+    else
+      standard_ExecutorRun(query, direction, count, execute_once);
+  }
+  PG_FINALLY();
+  { --nesting; }
+  PG_END_TRY();
+}
+
+void finish_hook(QueryDesc *query) {
+  Frame frame;
+  // The frame lives in the query's memory: freed with it, also on error.
+  open_frame(&frame, query->estate->es_query_cxt);
+  PG_TRY();
+  {
+    if (previous_finish)
+      previous_finish(query);
+    else
+      standard_ExecutorFinish(query);
+    Frame *finished = current_frame;
+    close_frame(finished);
+    flush(finished);
+  }
+  PG_CATCH();
+  {
+    if (current_frame == &frame) close_frame(&frame);
+    PG_RE_THROW();
+  }
+  PG_END_TRY();
+}
+
+void utility_hook(PlannedStmt *statement, const char *query, bool read_only_tree, ProcessUtilityContext context,
+                  ParamListInfo params, QueryEnvironment *environment, DestReceiver *dest, QueryCompletion *qc) {
+  Frame frame;
+  MemoryContext frame_context =
+      AllocSetContextCreate(CurrentMemoryContext, "broker_seats statement", ALLOCSET_SMALL_SIZES);
+  open_frame(&frame, frame_context);
+  PG_TRY();
+  {
+    if (previous_utility)
+      previous_utility(statement, query, read_only_tree, context, params, environment, dest, qc);
+    else
+      standard_ProcessUtility(statement, query, read_only_tree, context, params, environment, dest, qc);
+    Frame *finished = current_frame;
+    close_frame(finished);
+    flush(finished);
+  }
+  PG_CATCH();
+  {
+    if (current_frame == &frame) close_frame(&frame);
+    PG_RE_THROW();
+  }
+  PG_END_TRY();
+  // A utility command may end the transaction (COMMIT inside CALL): the
+  // frame's context is a child of the memory current at the start, which
+  // outlives the command either way.
+  MemoryContextDelete(frame_context);
+}
+
+// Could the statement being run, which no frame covers, fire several
+// enforcement triggers? Judged from the portal's plans; when unsure, yes.
+bool may_fire_several_triggers() {
+  if (ActivePortal == nullptr) return true;
+  ListCell *lc;
+  foreach (lc, ActivePortal->stmts) {
+    const auto *stmt = static_cast<const PlannedStmt *>(lfirst(lc));
+    if (!IsA(stmt, PlannedStmt)) return true;
+    if (stmt->commandType == CMD_UTILITY) {
+      const Node *utility = stmt->utilityStmt;
+      if (IsA(utility, CopyStmt)) continue;
+      if (IsA(utility, TruncateStmt)) {
+        const auto *truncate = reinterpret_cast<const TruncateStmt *>(utility);
+        if (list_length(truncate->relations) == 1 && truncate->behavior != DROP_CASCADE) continue;
+      }
+      return true;
+    }
+    if (stmt->hasModifyingCTE || stmt->commandType == CMD_MERGE) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void record_seat_deltas(const core::OrgDelta *deltas, std::size_t count) {
+  if (count == 0) return;
+  if (current_frame != nullptr && current_frame->depth == nesting) {
+    add_to_frame(current_frame, deltas, count);
+    return;
+  }
+  auto *sorted = static_cast<core::OrgDelta *>(palloc_extended(sizeof(core::OrgDelta) * count, MCXT_ALLOC_HUGE));
+  memcpy(static_cast<void *>(sorted), deltas, sizeof(core::OrgDelta) * count);
+  core::order_by_org(sorted, count);
+  // The statement that loaded the library has no frame: if it can fire
+  // several of our triggers, their org locks would come in several sorted
+  // runs, so it takes the all-organizations lock instead.
+  if (current_frame == nullptr && nesting == 0 && may_fire_several_triggers()) lock_all_orgs();
+  apply_seat_deltas(sorted, count);
+}
+
+void install_statement_hooks() {
+  previous_run = ExecutorRun_hook;
+  ExecutorRun_hook = run_hook;
+  previous_finish = ExecutorFinish_hook;
+  ExecutorFinish_hook = finish_hook;
+  previous_utility = ProcessUtility_hook;
+  ProcessUtility_hook = utility_hook;
+}
+
+}  // namespace broker_seats::pg

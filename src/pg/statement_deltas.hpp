@@ -1,0 +1,30 @@
+// Counter changes are applied once per statement, not once per trigger.
+//
+// One statement can fire several enforcement triggers: a writable CTE that
+// updates one org and inserts into another fires the UPDATE and the INSERT
+// statement triggers one after the other; TRUNCATE a, b fires one TRUNCATE
+// trigger per table. Were each to lock its own orgs, the statement would take
+// org locks out of order and could deadlock with another single statement.
+// So each trigger only adds its net changes to the frame of the statement
+// being finished (ExecutorFinish, or a utility command such as COPY or
+// TRUNCATE), and the frame applies them all at the statement's end, in the
+// one org order, under the escalation rule of seat_counter.hpp.
+//
+// A trigger fired where no frame of its own statement is open (the first
+// statement of a session that had not loaded the library yet) applies its
+// changes at once: still exact, only without the cross-trigger ordering.
+// With shared_preload_libraries the frames are always there.
+#pragma once
+
+#include <cstddef>
+
+#include "core/seat_rules.hpp"
+
+namespace broker_seats::pg {
+
+// Applies `deltas` (any order) at the end of the current statement, or now.
+void record_seat_deltas(const core::OrgDelta *deltas, std::size_t count);
+
+void install_statement_hooks();
+
+}  // namespace broker_seats::pg

@@ -1,0 +1,44 @@
+-- Statements and functions that touch very many organizations work within
+-- the default max_locks_per_transaction (64: about 6,500 locks for the whole
+-- server): past broker_seats.org_lock_limit org locks, one transaction takes
+-- the all-organizations lock instead (ExclusiveLock on seats.subscription).
+SELECT code FROM seats.create_plan('many', 1);
+SHOW max_locks_per_transaction;
+SHOW broker_seats.org_lock_limit;
+CREATE TABLE many_members (id bigserial PRIMARY KEY, org_id bigint NOT NULL, role text NOT NULL,
+                           active boolean NOT NULL DEFAULT true);
+CREATE INDEX ON many_members (org_id);
+SELECT seats.attach('many_members');
+-- Onboarding 8,000 organizations in one statement.
+SELECT count(*) FROM (SELECT seats.onboard(g::text, 'many', 2) FROM generate_series(900001, 908000) g) o;
+-- One broker in each, in one statement.
+INSERT INTO many_members (org_id, role) SELECT g, 'broker' FROM generate_series(900001, 908000) g;
+SELECT count(*) AS orgs, sum(seats_used) AS used FROM seats.subscription WHERE org ~ '^9[0-9]{5}$';
+-- The statement escalated: one lock on seats.subscription, not 8,000.
+BEGIN;
+UPDATE many_members SET active = false WHERE org_id <= 908000;
+SELECT mode, granted FROM pg_locks
+ WHERE pid = pg_backend_pid() AND locktype = 'relation' AND relation = 'seats.subscription'::regclass
+   AND mode = 'ExclusiveLock';
+SELECT count(*) <= 1000 AS few_org_locks FROM pg_locks
+ WHERE pid = pg_backend_pid() AND locktype = 'advisory' AND objsubid = 24231;
+ROLLBACK;
+-- Freeing a seat in each org always passes: UPDATE, DELETE, TRUNCATE.
+UPDATE many_members SET active = false WHERE org_id <= 908000;
+SELECT sum(seats_used) AS used_after_update FROM seats.subscription WHERE org ~ '^9[0-9]{5}$';
+UPDATE many_members SET active = true WHERE org_id <= 908000;
+DELETE FROM many_members WHERE org_id <= 904000;
+SELECT sum(seats_used) AS used_after_delete FROM seats.subscription WHERE org ~ '^9[0-9]{5}$';
+TRUNCATE many_members;
+SELECT sum(seats_used) AS used_after_truncate FROM seats.subscription WHERE org ~ '^9[0-9]{5}$';
+-- The DBA's tools over every organization.
+INSERT INTO many_members (org_id, role) SELECT g, 'broker' FROM generate_series(900001, 908000) g;
+UPDATE seats.subscription SET seats_used = 0 WHERE org ~ '^9[0-9]{5}$';
+SELECT count(*) FILTER (WHERE r.fixed) AS fixed, count(*) AS checked FROM seats.revalidate() r WHERE r.org ~ '^9[0-9]{5}$';
+CREATE TABLE many_more (id bigserial PRIMARY KEY, org_id bigint NOT NULL, role text NOT NULL,
+                        active boolean NOT NULL DEFAULT true);
+SELECT seats.attach('many_more');
+SELECT seats.detach('many_more');
+SELECT seats.detach('many_members');
+SELECT sum(seats_used) AS used_after_detach FROM seats.subscription WHERE org ~ '^9[0-9]{5}$';
+DROP TABLE many_members, many_more;

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 PGBIN=/usr/lib/postgresql/15/bin
 PGXS_DIR=$(dirname "$($PGBIN/pg_config --pgxs)")/..
 work=$(mktemp -d /tmp/broker_seats_tap.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+trap '[ -n "${KEEP_TAP:-}" ] || rm -rf "$work"' EXIT
 cp -r test/t "$work/"
 [ -d test/bench ] && cp -r test/bench "$work/"
 cp README.md "$work/"

@@ -13,6 +13,7 @@
 
 extern "C" {
 #include "access/table.h"
+#include "executor/spi.h"
 #include "catalog/pg_type.h"
 #include "utils/array.h"
 #include "utils/hsearch.h"
@@ -237,6 +238,32 @@ BROKER_SEATS_FUNCTION(seats_relation_seats) {
   }
   return (Datum)0;
 }
+
+// seats._seat_counts(query) of 1.0: its SQL functions (onboard, revalidate,
+// attach) recount with a query given as text. The library keeps the entry
+// point only so that a 1.0 schema keeps working until ALTER EXTENSION
+// broker_seats UPDATE, which drops it (1.1 recounts in C, seat_count.hpp).
+BROKER_SEATS_FUNCTION(seats_seat_counts) {
+  char *query = text_to_cstring(pg::required_text(fcinfo, 0, "query"));
+  InitMaterializedSRF(fcinfo, 0);
+  auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+  if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+  SPIPlanPtr plan = SPI_prepare(query, 0, nullptr);
+  if (plan == nullptr) elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+  const int rc = SPI_execute_snapshot(plan, nullptr, nullptr, GetLatestSnapshot(), InvalidSnapshot, true, false, 0);
+  if (rc != SPI_OK_SELECT) elog(ERROR, "recount query failed: %s", SPI_result_code_string(rc));
+  for (uint64 i = 0; i < SPI_processed; ++i) {
+    Datum values[2];
+    bool nulls[2];
+    values[0] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &nulls[0]);
+    values[1] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &nulls[1]);
+    // The tuplestore copies the values into its own context.
+    tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+  }
+  SPI_finish();
+  return (Datum)0;
+}
+
 
 // seats._internal_ddl(): true while seats.attach/detach change triggers, so
 // the DDL guard lets our own trigger DDL through. The setting is SUSET.

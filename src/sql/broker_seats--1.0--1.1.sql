@@ -1,0 +1,558 @@
+-- broker_seats 1.0 -> 1.1
+\echo Use "ALTER EXTENSION broker_seats UPDATE TO '1.1'" to load this file. \quit
+
+-- Enforcement nothing can get around (see docs/design.md): the recount is
+-- C over the trigger's own column rules (the SQL-text recount helpers go),
+-- org locks escalate, and the DDL guard judges catalog state.
+DROP FUNCTION seats._seat_counts(text);
+DROP FUNCTION seats._count_sql(text);
+DROP FUNCTION seats._member_count_sql(regclass, text, text, text, text[], boolean, text);
+DROP FUNCTION seats._recount(text, text);
+DROP FUNCTION seats._check_mapping(regclass, name, name, name);
+
+CREATE OR REPLACE FUNCTION seats._lock_orgs(orgs text[]) RETURNS void
+    LANGUAGE c AS 'MODULE_PATHNAME', 'seats_lock_orgs';
+
+CREATE OR REPLACE FUNCTION seats._lock_all_orgs() RETURNS void
+    LANGUAGE c AS 'MODULE_PATHNAME', 'seats_lock_all_orgs';
+
+CREATE OR REPLACE FUNCTION seats._relation_seats(member_table regclass, org_column name, role_column name,
+                                      active_column name, seat_roles text[], org text DEFAULT NULL)
+    RETURNS TABLE (org text, counted bigint)
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_relation_seats';
+
+CREATE OR REPLACE FUNCTION seats._check_member_columns(member_table regclass, org_column name, role_column name,
+                                            active_column name, seat_roles text[])
+    RETURNS text LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'seats_check_member_columns';
+
+CREATE OR REPLACE FUNCTION seats.onboard(org text, plan text, seat_limit int,
+                              cycle_start date DEFAULT current_date,
+                              time_zone text DEFAULT 'America/Sao_Paulo')
+    RETURNS seats.subscription LANGUAGE plpgsql
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_plan seats.plan;
+    v_sub seats.subscription;
+    v_today date;
+    v_start date;
+    v_end date;
+    v_used bigint;
+    v_change seats.change;
+BEGIN
+    PERFORM seats._require(org, 'org'), seats._require(plan, 'plan'),
+            seats._require(seat_limit, 'seat_limit'), seats._require(cycle_start, 'cycle_start');
+    IF org = '' THEN
+        RAISE EXCEPTION 'org must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF seat_limit < 0 THEN
+        RAISE EXCEPTION 'seat_limit must not be negative, got %', seat_limit
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT isfinite(cycle_start) THEN
+        RAISE EXCEPTION 'cycle_start must be a finite date, got %', cycle_start
+            USING ERRCODE = 'datetime_field_overflow';
+    END IF;
+    PERFORM seats._check_time_zone(time_zone);
+    SELECT p.* INTO v_plan FROM seats.plan p WHERE p.code = onboard.plan;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown plan "%"', plan
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Create it first with seats.create_plan().';
+    END IF;
+
+    PERFORM seats._lock_org(org);
+    SELECT s.* INTO v_sub FROM seats.subscription s WHERE s.org = onboard.org;
+    IF FOUND THEN
+        IF v_sub.plan = v_plan.code AND v_sub.seat_limit = onboard.seat_limit
+           AND v_sub.cycle_anchor = onboard.cycle_start AND v_sub.time_zone = onboard.time_zone THEN
+            RETURN v_sub;  -- the same onboarding replayed
+        END IF;
+        RAISE EXCEPTION 'organization "%" is already onboarded (plan %, % seats)', org, v_sub.plan,
+                        v_sub.seat_limit
+            USING ERRCODE = 'SB004',
+                  HINT = 'Change its seats with seats.upgrade() or seats.schedule_downgrade().';
+    END IF;
+
+    -- SPEC §7: a start today or later opens the first cycle there; a start
+    -- in the past makes the current cycle the one containing today (local).
+    v_today := (now() AT TIME ZONE time_zone)::date;
+    IF cycle_start >= v_today THEN
+        v_start := cycle_start;
+        v_end := seats._cycle_boundary(cycle_start, v_plan.billing_period, 1);
+    ELSE
+        SELECT b.cycle_start, b.cycle_end INTO v_start, v_end
+          FROM seats.cycle_bounds(cycle_start, v_plan.billing_period, v_today) b;
+    END IF;
+
+    -- Brokers already in attached tables are counted (and may exceed the limit).
+    SELECT coalesce(sum(c.counted), 0) INTO v_used
+      FROM seats._count_seats(org) c;
+
+    INSERT INTO seats.subscription (org, plan, seat_limit, seats_used, cycle_anchor, cycle_start,
+                                    cycle_end, time_zone)
+    VALUES (org, v_plan.code, seat_limit, v_used, cycle_start,
+            seats._local_midnight(v_start, time_zone), seats._local_midnight(v_end, time_zone), time_zone)
+    RETURNING * INTO v_sub;
+
+    INSERT INTO seats.change (org, kind, from_limit, to_limit, status, requested_at, applied_at,
+                              effective_at, plan, seat_price, currency, cycle_start, cycle_end)
+    VALUES (org, 'onboard', NULL, seat_limit, 'applied', now(), now(), v_sub.cycle_start, v_plan.code,
+            v_plan.seat_price, v_plan.currency, v_sub.cycle_start, v_sub.cycle_end)
+    RETURNING * INTO v_change;
+
+    PERFORM seats._log_event(org, 'onboard',
+                             jsonb_build_object('plan', v_plan.code, 'seat_limit', seat_limit,
+                                                'seats_used', v_used, 'cycle_start', v_sub.cycle_start,
+                                                'cycle_end', v_sub.cycle_end, 'time_zone', time_zone),
+                             now(), v_change.id);
+    RETURN v_sub;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._relation_tree(p_rel regclass) RETURNS SETOF regclass
+    LANGUAGE sql STABLE
+AS $$
+    WITH RECURSIVE tree(relid) AS (
+        SELECT p_rel::oid
+        UNION
+        SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN tree t ON i.inhparent OPERATOR(pg_catalog.=) t.relid
+    )
+    SELECT relid::regclass FROM tree
+$$;
+
+CREATE OR REPLACE FUNCTION seats._count_seats(p_org text DEFAULT NULL) RETURNS TABLE (org text, counted bigint)
+    LANGUAGE sql VOLATILE
+AS $$
+    SELECT c.org, pg_catalog.sum(c.counted)::bigint
+      FROM seats.attached_relation ar
+      JOIN seats.attachment a ON a.relid OPERATOR(pg_catalog.=) ar.attachment,
+           LATERAL seats._relation_seats(ar.relation, a.org_column, a.role_column, a.active_column,
+                                         a.seat_roles, p_org) c
+     GROUP BY c.org
+$$;
+
+CREATE OR REPLACE FUNCTION seats._recount(p_org text, p_reason text, p_refuse_over boolean DEFAULT false)
+    RETURNS TABLE (org text, counted int, recorded int, fixed boolean)
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    r record;
+BEGIN
+    -- Lock first, then count: the counts then include every seat committed
+    -- before the locks. All orgs: one lock, not one per org.
+    IF p_org IS NULL THEN
+        PERFORM seats._lock_all_orgs();
+    ELSE
+        PERFORM seats._lock_orgs(ARRAY[p_org]);
+    END IF;
+    FOR r IN
+        SELECT s.org, coalesce(c.counted, 0)::int AS counted, s.seats_used AS recorded, s.seat_limit
+          FROM seats.subscription s
+          LEFT JOIN seats._count_seats(p_org) c ON c.org OPERATOR(pg_catalog.=) s.org
+         WHERE p_org IS NULL OR s.org OPERATOR(pg_catalog.=) p_org
+         ORDER BY s.org COLLATE "C"
+    LOOP
+        org := r.org;
+        counted := r.counted;
+        recorded := r.recorded;
+        fixed := r.counted <> r.recorded;
+        IF fixed THEN
+            IF p_refuse_over AND r.counted > r.recorded AND r.counted > r.seat_limit THEN
+                RAISE EXCEPTION 'the brokers this change brings under enforcement do not fit organization "%"', r.org
+                    USING ERRCODE = 'object_in_use',
+                          DETAIL = format('%s/%s after the change, %s before.', r.counted, r.seat_limit, r.recorded),
+                          HINT = 'Upgrade the organization or deactivate brokers first.';
+            END IF;
+            UPDATE seats.subscription s SET seats_used = r.counted, updated_at = now() WHERE s.org = r.org;
+            PERFORM seats._log_event(r.org, 'counter_fixed',
+                                     jsonb_build_object('recorded', r.recorded, 'counted', r.counted,
+                                                        'reason', p_reason));
+        END IF;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._trigger_args(p_att seats.attachment) RETURNS bytea
+    LANGUAGE sql STABLE
+AS $$
+    SELECT pg_catalog.string_agg(pg_catalog.convert_to(x, pg_catalog.getdatabaseencoding())
+                                 OPERATOR(pg_catalog.||) '\x00'::bytea, ''::bytea ORDER BY n)
+      FROM unnest(ARRAY[p_att.org_column::text, p_att.role_column::text, p_att.active_column::text]
+                  OPERATOR(pg_catalog.||) p_att.seat_roles) WITH ORDINALITY AS u(x, n)
+$$;
+
+CREATE OR REPLACE VIEW seats.enforcement_trigger AS
+    SELECT tg.oid, tg.tgrelid::regclass AS relation, tg.tgname, tg.tgtype, tg.tgenabled, tg.tgargs,
+           p.proname AS function
+      FROM pg_catalog.pg_trigger tg
+      JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) tg.tgfoid
+     WHERE p.pronamespace OPERATOR(pg_catalog.=) 'seats'::regnamespace
+       AND p.proname IN ('member_change_trigger', 'member_truncate_trigger');
+
+CREATE OR REPLACE FUNCTION seats._drop_triggers(p_rel regclass) RETURNS void
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    t name;
+BEGIN
+    FOR t IN SELECT et.tgname FROM seats.enforcement_trigger et WHERE et.relation OPERATOR(pg_catalog.=) p_rel LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', t, p_rel);
+    END LOOP;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._trigger_count(p_rel regclass) RETURNS int
+    LANGUAGE sql STABLE
+AS $$
+    SELECT count(*)::int FROM seats.enforcement_trigger et WHERE et.relation OPERATOR(pg_catalog.=) p_rel
+$$;
+
+CREATE OR REPLACE FUNCTION seats._sync_triggers() RETURNS boolean
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    r record;
+    v_changed boolean := false;
+BEGIN
+    PERFORM set_config('broker_seats.internal_ddl', 'on', true);
+    -- Only where the attached table itself has its triggers: while
+    -- pg_restore rebuilds a database the table and its partitions have none
+    -- yet (triggers come in post-data), and restoring them must not collide.
+    FOR r IN
+        SELECT ar.relation, a AS att
+          FROM seats.attached_relation ar JOIN seats.attachment a ON a.relid = ar.attachment
+         WHERE seats._trigger_count(ar.relation) < 4
+           AND seats._trigger_count(a.relid) = 4
+    LOOP
+        PERFORM seats._drop_triggers(r.relation);
+        PERFORM seats._install_triggers(r.relation, r.att);
+        v_changed := true;
+    END LOOP;
+    FOR r IN
+        SELECT DISTINCT et.relation FROM seats.enforcement_trigger et
+         WHERE et.relation NOT IN (SELECT ar.relation FROM seats.attached_relation ar)
+    LOOP
+        PERFORM seats._drop_triggers(r.relation);
+        v_changed := true;
+    END LOOP;
+    PERFORM set_config('broker_seats.internal_ddl', 'off', true);
+    RETURN v_changed;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._check_mapping(member_table regclass, org_column name, role_column name,
+                                     active_column name, seat_roles text[])
+    RETURNS text LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    PERFORM seats._column_type(member_table, org_column, 'org_column'),
+            seats._column_type(member_table, role_column, 'role_column'),
+            seats._column_type(member_table, active_column, 'active_column');
+    RETURN seats._check_member_columns(member_table, org_column, role_column, active_column, seat_roles);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._relation_ancestors(p_rel regclass) RETURNS SETOF regclass
+    LANGUAGE sql STABLE
+AS $$
+    WITH RECURSIVE up(relid) AS (
+        SELECT i.inhparent FROM pg_catalog.pg_inherits i WHERE i.inhrelid OPERATOR(pg_catalog.=) p_rel::oid
+        UNION
+        SELECT i.inhparent FROM pg_catalog.pg_inherits i JOIN up u ON i.inhrelid OPERATOR(pg_catalog.=) u.relid
+    )
+    SELECT relid::regclass FROM up
+$$;
+
+CREATE OR REPLACE FUNCTION seats.attach(member_table regclass, org_column name DEFAULT 'org_id',
+                             role_column name DEFAULT 'role', active_column name DEFAULT 'active',
+                             seat_roles text[] DEFAULT '{broker}')
+    RETURNS void LANGUAGE plpgsql
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_kind "char";
+    v_active_kind text;
+    v_att seats.attachment;
+BEGIN
+    PERFORM seats._require(member_table, 'member_table'), seats._require(org_column, 'org_column'),
+            seats._require(role_column, 'role_column'), seats._require(active_column, 'active_column'),
+            seats._require(seat_roles, 'seat_roles');
+    SELECT c.relkind INTO v_kind FROM pg_catalog.pg_class c WHERE c.oid = member_table;
+    IF v_kind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION 'member_table % must be a table or a partitioned table', member_table
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = member_table AND c.relpersistence = 't') THEN
+        RAISE EXCEPTION 'member_table % is a temporary table', member_table
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A temporary table disappears with its session without any DDL event, and its seats would never be given back.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+                WHERE c.oid = member_table AND c.relnamespace = 'seats'::regnamespace)
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                   WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = member_table
+                     AND d.deptype = 'e') THEN
+        RAISE EXCEPTION 'member_table % belongs to an extension', member_table
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Attach the application''s member tables, not tables of broker_seats or another extension.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM seats._relation_ancestors(member_table) x
+                WHERE x IN (SELECT a.relid FROM seats.attachment a)) THEN
+        RAISE EXCEPTION 'member_table % inherits from an attached table', member_table
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Its rows are already enforced through the attached parent.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM seats._relation_tree(member_table) x
+                WHERE x <> member_table AND x IN (SELECT a.relid FROM seats.attachment a)) THEN
+        RAISE EXCEPTION 'a partition or child of member_table % is attached on its own', member_table
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Detach it first (in the same transaction), then attach the parent: its rows would be counted twice.';
+    END IF;
+    IF cardinality(seat_roles) = 0 OR array_position(seat_roles, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'seat_roles must name at least one role and no NULL'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    v_active_kind := seats._check_mapping(member_table, org_column, role_column, active_column, seat_roles);
+    v_att := ROW(member_table, org_column, role_column, active_column,
+                 v_active_kind, seat_roles, now())::seats.attachment;
+
+    PERFORM seats._replace_triggers(member_table, v_att);
+    INSERT INTO seats.attachment VALUES (v_att.*)
+        ON CONFLICT (relid) DO UPDATE SET org_column = EXCLUDED.org_column,
+            role_column = EXCLUDED.role_column, active_column = EXCLUDED.active_column,
+            active_kind = EXCLUDED.active_kind, seat_roles = EXCLUDED.seat_roles,
+            attached_at = EXCLUDED.attached_at;
+    PERFORM seats._log_event(NULL, 'attach', jsonb_build_object('table', member_table::text,
+        'org_column', org_column, 'role_column', role_column, 'active_column', active_column,
+        'seat_roles', seat_roles));
+    -- Like onboarding, attaching counts the brokers that are there, even
+    -- above a limit (the DBA's explicit act; such an org blocks new seats
+    -- until it is back under). DDL that brings rows in is refused instead.
+    PERFORM seats._recount(NULL, 'attach ' || member_table::text);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._tampered_trigger() RETURNS TABLE (relation regclass, tgname name, problem text)
+    LANGUAGE sql STABLE
+AS $$
+    SELECT et.relation, et.tgname,
+           CASE WHEN a.relid IS NULL THEN 'is on a relation that is not attached'
+                WHEN et.tgenabled NOT IN ('O', 'A') THEN 'cannot be disabled'
+                WHEN et.tgargs OPERATOR(pg_catalog.<>) seats._trigger_args(a) THEN 'has arguments seats.attach() did not give it'
+                WHEN pg_catalog.count(*) OVER (PARTITION BY et.relation, et.tgtype) > 1 THEN 'duplicates another enforcement trigger'
+                ELSE 'cannot depend on an extension' END
+      FROM seats.enforcement_trigger et
+      LEFT JOIN seats.attached_relation ar ON ar.relation OPERATOR(pg_catalog.=) et.relation
+      LEFT JOIN seats.attachment a ON a.relid OPERATOR(pg_catalog.=) ar.attachment
+     WHERE a.relid IS NULL OR et.tgenabled NOT IN ('O', 'A')
+        OR et.tgargs OPERATOR(pg_catalog.<>) seats._trigger_args(a)
+        OR EXISTS (SELECT 1 FROM seats.enforcement_trigger o
+                    WHERE o.relation OPERATOR(pg_catalog.=) et.relation AND o.tgtype OPERATOR(pg_catalog.=) et.tgtype
+                      AND o.oid OPERATOR(pg_catalog.<>) et.oid)
+        OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                    WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_trigger'::regclass
+                      AND d.objid OPERATOR(pg_catalog.=) et.oid AND d.deptype = 'x')
+$$;
+
+CREATE OR REPLACE FUNCTION seats._ddl_guard() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_rel regclass;
+    v_parent regclass;
+    v_problem text;
+    v_tree_changed boolean;
+    r record;
+BEGIN
+    IF seats._internal_ddl() OR NOT EXISTS (SELECT 1 FROM seats.attachment) THEN
+        RETURN;
+    END IF;
+    -- An attached relation under a parent that is not attached: statements
+    -- naming the parent fire only the parent's statement triggers, so its
+    -- writes would go around enforcement.
+    SELECT ar.relation, x INTO v_rel, v_parent
+      FROM seats.attached_relation ar, seats._relation_ancestors(ar.relation) x
+     WHERE x NOT IN (SELECT ar2.relation FROM seats.attached_relation ar2)
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION '% is under seat enforcement and cannot become a partition or child of %, which is not', v_rel, v_parent
+            USING ERRCODE = 'object_in_use',
+                  HINT = 'Attach the parent with seats.attach() instead (detach the child first, in the same transaction).';
+    END IF;
+    IF tg_tag = 'DROP TRIGGER' THEN
+        SELECT ar.relation INTO v_rel FROM seats.attached_relation ar
+         WHERE seats._trigger_count(ar.relation) < 4 LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'enforcement triggers on % cannot be dropped', v_rel
+                USING ERRCODE = 'object_in_use', HINT = 'Use seats.detach() to stop enforcing seats on a table.';
+        END IF;
+    END IF;
+    -- A seat column renamed, dropped or retyped to a type the trigger cannot
+    -- read, or an enum label that is a seat role renamed, would silently
+    -- change who holds a seat: refuse, and say how to change it.
+    FOR r IN SELECT a.* FROM seats.attachment a WHERE seats._trigger_count(a.relid) = 4 LOOP
+        BEGIN
+            PERFORM seats._check_mapping(r.relid, r.org_column, r.role_column, r.active_column, r.seat_roles);
+        EXCEPTION WHEN undefined_column OR datatype_mismatch OR invalid_parameter_value THEN
+            GET STACKED DIAGNOSTICS v_problem = MESSAGE_TEXT;
+            RAISE EXCEPTION 'this change would break seat enforcement on %', r.relid
+                USING ERRCODE = 'object_in_use', DETAIL = v_problem,
+                      HINT = 'Run seats.detach() first, change the table, then seats.attach() again.';
+        END;
+    END LOOP;
+    -- New partitions and children get triggers, relations that left a tree
+    -- lose them; then every trigger of ours must be exactly as attach made it.
+    v_tree_changed := seats._sync_triggers();
+    SELECT t.relation, t.tgname, t.problem INTO r FROM seats._tampered_trigger() t LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'enforcement trigger "%" on % %', r.tgname, r.relation, r.problem
+            USING ERRCODE = 'object_in_use', HINT = 'Use seats.detach() to stop enforcing seats on a table.';
+    END IF;
+    -- Rows moved in or out of enforcement without row events (ATTACH or
+    -- DETACH PARTITION, INHERIT, NO INHERIT), or rewritten in place (ALTER
+    -- COLUMN ... USING, noted by the table_rewrite guard): recount, and
+    -- refuse when the rows brought in do not fit.
+    IF v_tree_changed OR pg_catalog.current_setting('broker_seats.recount_pending') = 'on' THEN
+        PERFORM pg_catalog.set_config('broker_seats.recount_pending', 'off', true);
+        PERFORM seats._recount(NULL, 'member table changed by ' || tg_tag, true);
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._rewrite_guard() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT seats._internal_ddl()
+       AND pg_catalog.pg_event_trigger_table_rewrite_oid() IN (SELECT ar.relation::oid FROM seats.attached_relation ar) THEN
+        PERFORM pg_catalog.set_config('broker_seats.recount_pending', 'on', true);
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._drop_guard() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_rel regclass;
+BEGIN
+    IF seats._internal_ddl() OR NOT EXISTS (SELECT 1 FROM seats.attachment) THEN
+        RETURN;
+    END IF;
+    -- Enforcement triggers dropped while their table stays (DROP TRIGGER, or
+    -- DROP EXTENSION of an extension one was made to depend on).
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger_dropped_objects() d WHERE d.object_type = 'trigger') THEN
+        SELECT ar.relation INTO v_rel FROM seats.attached_relation ar
+         WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) ar.relation)
+           AND seats._trigger_count(ar.relation) < 4
+           AND seats._trigger_count(ar.attachment) = 4
+         LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'enforcement triggers on % cannot be dropped', v_rel
+                USING ERRCODE = 'object_in_use', HINT = 'Use seats.detach() to stop enforcing seats on a table.';
+        END IF;
+    END IF;
+    -- A dropped attached table (DROP TABLE, DROP SCHEMA ... CASCADE, DROP
+    -- OWNED) leaves no attachment behind, and a dropped table or partition
+    -- took its seats with it: recount.
+    DELETE FROM seats.attachment a
+     WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) a.relid);
+    -- (A dropped table's triggers are among the dropped objects.)
+    IF FOUND OR EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger_dropped_objects() d
+                         WHERE d.object_type = 'trigger') THEN
+        PERFORM seats._recount(NULL, 'member table or partition dropped');
+    END IF;
+END
+$$;
+
+DROP EVENT TRIGGER broker_seats_ddl_guard;
+CREATE EVENT TRIGGER broker_seats_ddl_guard ON ddl_command_end
+    EXECUTE FUNCTION seats._ddl_guard();
+
+CREATE EVENT TRIGGER broker_seats_rewrite_guard ON table_rewrite
+    EXECUTE FUNCTION seats._rewrite_guard();
+
+DROP EVENT TRIGGER broker_seats_drop_guard;
+CREATE EVENT TRIGGER broker_seats_drop_guard ON sql_drop
+    EXECUTE FUNCTION seats._drop_guard();
+
+CREATE OR REPLACE FUNCTION seats._turn_over(p_orgs text[], p_as_of timestamptz) RETURNS int
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_frozen_all boolean := EXISTS (SELECT 1 FROM seats.global_freeze);
+    v_pass int;
+    v_turned int := 0;
+BEGIN
+    PERFORM seats._lock_orgs(p_orgs);
+    LOOP
+        WITH due AS (
+            SELECT s.org, s.cycle_start, s.cycle_end, s.seats_used, s.seat_limit, s.frozen OR v_frozen_all AS frozen,
+                   seats._local_midnight(b.cycle_end, s.time_zone) AS next_end,
+                   c.id AS change_id, c.from_limit, c.to_limit
+              FROM seats.subscription s
+              JOIN seats.plan p ON p.code = s.plan
+              -- The cycle that starts at the boundary being crossed.
+              CROSS JOIN LATERAL seats.cycle_bounds(s.cycle_anchor, p.billing_period,
+                                                    (s.cycle_end AT TIME ZONE s.time_zone)::date) b
+              LEFT JOIN LATERAL (
+                    SELECT c.id, c.from_limit, c.to_limit FROM seats.change c
+                     WHERE c.org = s.org AND c.kind = 'downgrade' AND c.status IN ('scheduled', 'blocked', 'held')
+                       AND c.effective_at <= s.cycle_end
+                     ORDER BY c.id DESC LIMIT 1) c ON true
+             WHERE s.org = ANY (p_orgs) AND s.cycle_end <= p_as_of),
+        decided AS (
+            SELECT d.*, CASE WHEN d.change_id IS NULL THEN NULL
+                             WHEN d.frozen THEN 'held'
+                             WHEN d.seats_used <= d.to_limit THEN 'applied'
+                             ELSE 'blocked' END AS outcome
+              FROM due d),
+        changes AS (
+            UPDATE seats.change c
+               SET status = d.outcome,
+                   applied_at = CASE WHEN d.outcome = 'applied' THEN d.cycle_end END,
+                   effective_at = CASE WHEN d.outcome = 'applied' THEN d.cycle_end ELSE d.next_end END,
+                   from_limit = d.seat_limit
+              FROM decided d WHERE c.id = d.change_id),
+        numbered AS (
+            SELECT d.*, nextval('seats.event_id_seq') AS event_id,
+                   (SELECT e.hash FROM seats.event e WHERE e.org = d.org ORDER BY e.id DESC LIMIT 1) AS prev_hash,
+                   jsonb_build_object('from_limit', d.from_limit, 'to_limit', d.to_limit, 'seats_used', d.seats_used,
+                                      'cycle_end', d.cycle_end,
+                                      'next_attempt', CASE WHEN d.outcome = 'applied' THEN NULL ELSE d.next_end END)
+                       AS detail
+              FROM decided d WHERE d.outcome IS NOT NULL),
+        events AS (
+            INSERT INTO seats.event (id, org, kind, at, actor, change_id, detail, prev_hash, hash)
+            SELECT n.event_id, n.org, 'downgrade_' || n.outcome, n.cycle_end, session_user, n.change_id, n.detail,
+                   n.prev_hash,
+                   seats._event_hash(n.prev_hash, n.event_id, n.org, 'downgrade_' || n.outcome, n.cycle_end,
+                                     session_user, n.change_id, n.detail)
+              FROM numbered n),
+        turnovers AS (
+            INSERT INTO seats.turnover (org, cycle_start, cycle_end, as_of, downgrade, outcome)
+            SELECT d.org, d.cycle_start, d.cycle_end, p_as_of, d.change_id, d.outcome FROM decided d)
+        UPDATE seats.subscription s
+           SET cycle_start = d.cycle_end, cycle_end = d.next_end, updated_at = now(),
+               seat_limit = CASE WHEN d.outcome = 'applied' THEN d.to_limit ELSE s.seat_limit END
+          FROM decided d WHERE s.org = d.org;
+        GET DIAGNOSTICS v_pass = ROW_COUNT;
+        EXIT WHEN v_pass = 0;
+        v_turned := v_turned + v_pass;
+    END LOOP;
+    RETURN v_turned;
+END
+$$;
+
+-- Privileges as a fresh install has them: new functions and views too.
+REVOKE ALL ON ALL TABLES IN SCHEMA seats FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA seats FROM PUBLIC;
+REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA seats FROM PUBLIC;
+REVOKE EXECUTE ON ALL PROCEDURES IN SCHEMA seats FROM PUBLIC;
+GRANT USAGE ON SCHEMA seats TO PUBLIC;
+-- Pure calculations and texts write nothing.
+GRANT EXECUTE ON FUNCTION seats.customer_message(text, text, text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION seats.cycle_bounds(date, text, date) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION seats.prorate(int, numeric, timestamptz, timestamptz, timestamptz, text, text, text) TO PUBLIC;

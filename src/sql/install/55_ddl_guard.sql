@@ -79,8 +79,12 @@ BEGIN
         END;
     END LOOP;
     -- New partitions and children get triggers, relations that left a tree
-    -- lose them; then every trigger of ours must be exactly as attach made it.
-    v_tree_changed := seats._sync_triggers();
+    -- lose them (only commands that can move a relation into or out of a
+    -- tree: while pg_restore creates the triggers one by one, other commands
+    -- must not install them first); then every trigger of ours must be
+    -- exactly as attach made it.
+    v_tree_changed := tg_tag IN ('CREATE TABLE', 'ALTER TABLE', 'CREATE FOREIGN TABLE', 'ALTER FOREIGN TABLE')
+                      AND seats._sync_triggers();
     SELECT t.relation, t.tgname, t.problem INTO r FROM seats._tampered_trigger() t LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION 'enforcement trigger "%" on % %', r.tgname, r.relation, r.problem

@@ -1,7 +1,8 @@
+#include <algorithm>
+
 #include "pg/statement_deltas.hpp"
 
 #include "pg/boundary.hpp"
-#include "pg/seat_count.hpp"
 #include "pg/seat_counter.hpp"
 
 extern "C" {
@@ -10,7 +11,6 @@ extern "C" {
 #include "nodes/plannodes.h"
 #include "tcop/pquery.h"
 #include "tcop/utility.h"
-#include "utils/hsearch.h"
 #include "utils/memutils.h"
 }
 
@@ -18,11 +18,16 @@ namespace broker_seats::pg {
 namespace {
 
 // The statement being finished at one nesting depth, and what its
-// triggers changed: org text -> net delta (an OrgCount table).
+// triggers changed: each trigger's net deltas, appended (most statements
+// fire one trigger: no hashing, one sort at the end).
 struct Frame {
   int depth;
-  MemoryContext context;
-  HTAB *deltas;
+  MemoryContext parent;   // where `context` is made, on first use
+  MemoryContext context;  // holds the deltas; deleted with the frame
+  bool owns_context;
+  core::OrgDelta *deltas;
+  std::size_t count;
+  std::size_t capacity;
   Frame *outer;
 };
 
@@ -37,42 +42,58 @@ ExecutorFinish_hook_type previous_finish = nullptr;
 ProcessUtility_hook_type previous_utility = nullptr;
 
 void add_to_frame(Frame *frame, const core::OrgDelta *deltas, std::size_t count) {
-  if (frame->deltas == nullptr) frame->deltas = create_seat_counts(frame->context);
+  if (frame->context == nullptr) {
+    frame->context = AllocSetContextCreate(frame->parent, "broker_seats statement", ALLOCSET_SMALL_SIZES);
+    frame->owns_context = true;
+  }
+  if (frame->count + count > frame->capacity) {
+    const std::size_t capacity = std::max<std::size_t>(2 * frame->capacity, frame->count + count);
+    auto *grown = static_cast<core::OrgDelta *>(
+        MemoryContextAllocExtended(frame->context, sizeof(core::OrgDelta) * capacity, MCXT_ALLOC_HUGE));
+    if (frame->count > 0) memcpy(static_cast<void *>(grown), frame->deltas, sizeof(core::OrgDelta) * frame->count);
+    frame->deltas = grown;
+    frame->capacity = capacity;
+  }
   for (std::size_t i = 0; i < count; ++i) {
+    // The trigger's org texts die with its call: keep copies.
     const std::string_view view = deltas[i].org;
     char *org = static_cast<char *>(MemoryContextAlloc(frame->context, view.size() + 1));
     memcpy(org, view.data(), view.size());
     org[view.size()] = '\0';
-    bool found;
-    auto *entry = static_cast<OrgCount *>(hash_search(frame->deltas, &org, HASH_ENTER, &found));
-    if (!found) entry->count = 0;
-    entry->count += deltas[i].delta;
+    frame->deltas[frame->count++] = core::OrgDelta{std::string_view(org, view.size()), deltas[i].delta};
   }
 }
 
 Datum flush_body(Frame *frame) {
-  const long n = hash_get_num_entries(frame->deltas);
-  auto *deltas = static_cast<core::OrgDelta *>(palloc_extended(sizeof(core::OrgDelta) * (n + 1), MCXT_ALLOC_HUGE));
+  // Sorted by org, then equal orgs of several triggers merged.
+  core::order_by_org(frame->deltas, frame->count);
   std::size_t kept = 0;
-  HASH_SEQ_STATUS scan;
-  hash_seq_init(&scan, frame->deltas);
-  while (auto *entry = static_cast<OrgCount *>(hash_seq_search(&scan)))
-    if (entry->count != 0) deltas[kept++] = core::OrgDelta{std::string_view(entry->org), entry->count};
-  core::order_by_org(deltas, kept);
-  apply_seat_deltas(deltas, kept);
+  for (std::size_t i = 0; i < frame->count; ++i) {
+    if (kept > 0 && frame->deltas[kept - 1].org == frame->deltas[i].org)
+      frame->deltas[kept - 1].delta += frame->deltas[i].delta;
+    else
+      frame->deltas[kept++] = frame->deltas[i];
+  }
+  apply_seat_deltas(frame->deltas, kept);
   return 0;
 }
 
 // Applies a frame's changes; refusals come back through the one boundary.
 void flush(Frame *frame) {
-  if (frame->deltas == nullptr) return;
+  if (frame->count == 0) return;
   (void)guarded("broker_seats statement end", [frame]() { return flush_body(frame); });
 }
 
-void open_frame(Frame *frame, MemoryContext context) {
+// `context` holds the deltas when given (the query's own memory, freed with
+// it); otherwise one is made under `parent` when a trigger first needs it.
+void open_frame(Frame *frame, MemoryContext parent, MemoryContext context) {
   frame->depth = ++nesting;
+  frame->parent = parent;
   frame->context = context;
+  frame->owns_context = false;
   frame->deltas = nullptr;
+  frame->count = 0;
+  frame->capacity = 0;
   frame->outer = current_frame;
   current_frame = frame;
 }
@@ -99,7 +120,7 @@ void run_hook(QueryDesc *query, ScanDirection direction, uint64 count, bool exec
 void finish_hook(QueryDesc *query) {
   Frame frame;
   // The frame lives in the query's memory: freed with it, also on error.
-  open_frame(&frame, query->estate->es_query_cxt);
+  open_frame(&frame, nullptr, query->estate->es_query_cxt);
   PG_TRY();
   {
     if (previous_finish)
@@ -121,9 +142,7 @@ void finish_hook(QueryDesc *query) {
 void utility_hook(PlannedStmt *statement, const char *query, bool read_only_tree, ProcessUtilityContext context,
                   ParamListInfo params, QueryEnvironment *environment, DestReceiver *dest, QueryCompletion *qc) {
   Frame frame;
-  MemoryContext frame_context =
-      AllocSetContextCreate(CurrentMemoryContext, "broker_seats statement", ALLOCSET_SMALL_SIZES);
-  open_frame(&frame, frame_context);
+  open_frame(&frame, CurrentMemoryContext, nullptr);
   PG_TRY();
   {
     if (previous_utility)
@@ -142,8 +161,8 @@ void utility_hook(PlannedStmt *statement, const char *query, bool read_only_tree
   PG_END_TRY();
   // A utility command may end the transaction (COMMIT inside CALL): the
   // frame's context is a child of the memory current at the start, which
-  // outlives the command either way.
-  MemoryContextDelete(frame_context);
+  // outlives the command either way (and is reset with it on error).
+  if (frame.owns_context) MemoryContextDelete(frame.context);
 }
 
 // Could the statement being run, which no frame covers, fire several

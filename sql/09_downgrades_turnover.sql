@@ -101,13 +101,23 @@ UPDATE seats.subscription SET time_zone = 'America/Sao_Paulo' WHERE org = 'broke
 CALL seats.close_due_cycles('2099-02-01 00:00-03');
 SELECT org, cycle_start FROM seats.subscription WHERE org = 'broken';
 
--- Inside a transaction block the procedure cannot commit per batch.
+-- Inside a transaction block the procedure cannot commit per batch: refused
+-- up front, whether anything is due or not.
+\set VERBOSITY terse
 BEGIN;
 CALL seats.close_due_cycles('2099-12-01 00:00-03');
 ROLLBACK;
-SET default_transaction_isolation = 'repeatable read';
+BEGIN;
+CALL seats.close_due_cycles('1999-01-01 00:00-03');
+ROLLBACK;
+\set VERBOSITY default
+-- (try() runs it in an EXCEPTION block, a subtransaction: refused too.)
 SELECT try($$CALL seats.close_due_cycles('2099-02-01 00:00-03')$$);
+\set VERBOSITY terse
+SET default_transaction_isolation = 'repeatable read';
+CALL seats.close_due_cycles('2099-02-01 00:00-03');
 RESET default_transaction_isolation;
+\set VERBOSITY default
 
 -- The runbook §9 closing report.
 SELECT * FROM seats.cycle_report('2099-01-01', '2099-12-31');

@@ -13,6 +13,7 @@
 
 extern "C" {
 #include "access/table.h"
+#include "access/xact.h"
 #include "executor/spi.h"
 #include "catalog/pg_type.h"
 #include "utils/array.h"
@@ -264,6 +265,10 @@ BROKER_SEATS_FUNCTION(seats_seat_counts) {
   return (Datum)0;
 }
 
+
+// seats._in_transaction_block(): inside BEGIN ... COMMIT (where a procedure
+// that commits per batch cannot run).
+BROKER_SEATS_FUNCTION(seats_in_transaction_block) { PG_RETURN_BOOL(IsTransactionBlock()); }
 
 // seats._internal_ddl(): true while seats.attach/detach change triggers, so
 // the DDL guard lets our own trigger DDL through. The setting is SUSET.

@@ -25,6 +25,9 @@ CREATE OR REPLACE FUNCTION seats._check_member_columns(member_table regclass, or
                                             active_column name, seat_roles text[])
     RETURNS text LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'seats_check_member_columns';
 
+CREATE OR REPLACE FUNCTION seats._in_transaction_block() RETURNS boolean
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'seats_in_transaction_block';
+
 CREATE OR REPLACE FUNCTION seats.onboard(org text, plan text, seat_limit int,
                               cycle_start date DEFAULT current_date,
                               time_zone text DEFAULT 'America/Sao_Paulo')
@@ -547,6 +550,38 @@ BEGIN
         v_turned := v_turned + v_pass;
     END LOOP;
     RETURN v_turned;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._check_turnover_args(p_as_of timestamptz, p_batch_size int) RETURNS void
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM seats._require(p_as_of, 'as_of'), seats._require(p_batch_size, 'batch_size');
+    IF p_batch_size < 1 THEN
+        RAISE EXCEPTION 'batch_size must be at least 1, got %', p_batch_size USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT isfinite(p_as_of) THEN
+        RAISE EXCEPTION 'as_of must be a finite timestamp' USING ERRCODE = 'datetime_field_overflow';
+    END IF;
+    -- It commits after every batch, which a transaction block (or a
+    -- subtransaction: an EXCEPTION block around the CALL) forbids: refuse up
+    -- front, every time, not only when a batch is due.
+    IF seats._in_transaction_block() THEN
+        RAISE EXCEPTION 'seats.close_due_cycles cannot run inside a transaction block or subtransaction'
+            USING ERRCODE = 'active_sql_transaction',
+                  DETAIL = 'It commits after every batch of organizations.',
+                  HINT = 'Run it in autocommit mode: in psql outside BEGIN (\set AUTOCOMMIT on); '
+                         'psycopg2 conn.autocommit = True; psycopg 3 autocommit=True; '
+                         'SQLAlchemy isolation_level="AUTOCOMMIT"; node-postgres without BEGIN.';
+    END IF;
+    -- Each org is checked after its lock with a fresh statement snapshot;
+    -- a transaction snapshot would miss seats committed before the lock.
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'seats.close_due_cycles must run at READ COMMITTED, not %',
+                        current_setting('transaction_isolation')
+            USING ERRCODE = 'active_sql_transaction';
+    END IF;
 END
 $$;
 

@@ -26,7 +26,7 @@ REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CXXFLAGS = -std=c++17 -O2 -Wall -Wextra -Wno-register -Wno-unused-parameter \
-	-Wno-missing-field-initializers -fvisibility-inlines-hidden
+	-Wno-missing-field-initializers -fvisibility-inlines-hidden -MMD -MP
 SHLIB_LINK += -lstdc++
 
 srcdir ?= $(CURDIR)
@@ -41,6 +41,10 @@ COMPILE.cxx.bc += -std=c++17 -Wno-register -Wno-ignored-attributes
 override CXXFLAGS := $(filter-out -Wmissing-prototypes -Wdeclaration-after-statement,$(CXXFLAGS))
 endif
 endif
+
+# Header dependencies (-MMD): a changed header rebuilds what includes it.
+-include $(OBJS:.o=.d)
+EXTRA_CLEAN += $(OBJS:.o=.d)
 
 .PHONY: deps test demo unit bench
 

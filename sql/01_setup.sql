@@ -41,6 +41,13 @@ SELECT try($$SELECT seats._boundary_selftest('core')$$);
 SELECT try($$SELECT seats._boundary_selftest('bad_alloc')$$);
 SELECT try($$SELECT seats._boundary_selftest('std')$$);
 SELECT try($$SELECT seats._boundary_selftest('postgres')$$);
+-- A C++ exception thrown inside pg_call's PG_TRY leaves the error stack
+-- restored: the PostgreSQL errors after it are still caught where they
+-- should be, outside and inside try().
+SELECT seats._boundary_selftest('throw_in_pg_call');
+SELECT try($$SELECT seats._boundary_selftest('throw_in_pg_call')$$);
+SELECT 1 / 0;
+SELECT try($$SELECT 1 / 0$$);
 SELECT seats._boundary_selftest(NULL);
 -- The same connection keeps working after each of them.
 SELECT seats._boundary_selftest('fine'), 1 + 1 AS still_working;

@@ -6,13 +6,9 @@ const char *sqlstate_of(ErrorCode code) noexcept {
   switch (code) {
     case ErrorCode::no_free_seat: return "SB001";
     case ErrorCode::no_subscription: return "SB002";
-    case ErrorCode::frozen: return "SB003";
-    case ErrorCode::change_not_allowed: return "SB004";
     case ErrorCode::invalid_argument: return "22023";
-    case ErrorCode::null_value: return "22004";
     case ErrorCode::datetime_out_of_range: return "22008";
     case ErrorCode::numeric_out_of_range: return "22003";
-    case ErrorCode::internal: return "XX000";
   }
   return "XX000";
 }

@@ -8,16 +8,14 @@
 
 namespace broker_seats::core {
 
+// The codes the core raises (SB003, SB004 and 22004 are raised by the SQL
+// layer, which owns freezes, change states and argument presence).
 enum class ErrorCode {
   no_free_seat,           // SB001
   no_subscription,        // SB002
-  frozen,                 // SB003
-  change_not_allowed,     // SB004
   invalid_argument,       // 22023
-  null_value,             // 22004
   datetime_out_of_range,  // 22008
   numeric_out_of_range,   // 22003
-  internal,               // XX000: a bug, never an expected outcome
 };
 
 // The five-character SQLSTATE of a code, e.g. "SB001".

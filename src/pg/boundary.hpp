@@ -74,8 +74,18 @@ template <typename Call>
 void pg_call(Call &&call) {
   MemoryContext caller_context = CurrentMemoryContext;
   ErrorData *volatile error = nullptr;
+  // A C++ exception thrown by `call` must not leave PG_TRY by unwinding:
+  // PG_exception_stack would keep pointing at this dead frame. It is caught
+  // inside, and thrown again once PG_END_TRY has restored the stack.
+  std::exception_ptr thrown;
   PG_TRY();
-  { call(); }
+  {
+    try {
+      call();
+    } catch (...) {
+      thrown = std::current_exception();
+    }
+  }
   PG_CATCH();
   {
     MemoryContextSwitchTo(caller_context);
@@ -83,6 +93,7 @@ void pg_call(Call &&call) {
     FlushErrorState();
   }
   PG_END_TRY();
+  if (thrown) std::rethrow_exception(thrown);
   if (error != nullptr) throw PgError(error);
 }
 

@@ -289,5 +289,11 @@ BROKER_SEATS_FUNCTION(seats_boundary_selftest) {
     pg::pg_call([] { (void)DirectFunctionCall2(int4div, Int32GetDatum(1), Int32GetDatum(0)); });
     PG_RETURN_TEXT_P(cstring_to_text(alive.c_str()));
   }
+  if (strcmp(kind, "throw_in_pg_call") == 0) {
+    // A C++ exception thrown inside pg_call's PG_TRY leaves it with the
+    // error stack restored: the next PostgreSQL error must still be caught
+    // by the right handler (the regression test raises one right after).
+    pg::pg_call([] { throw core::Error(core::ErrorCode::invalid_argument, "C++ exception inside pg_call reached SQL"); });
+  }
   PG_RETURN_TEXT_P(cstring_to_text("ok"));
 }

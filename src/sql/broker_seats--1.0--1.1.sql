@@ -19,7 +19,7 @@ CREATE OR REPLACE FUNCTION seats._lock_all_orgs() RETURNS void
 CREATE OR REPLACE FUNCTION seats._relation_seats(member_table regclass, org_column name, role_column name,
                                       active_column name, seat_roles text[], org text DEFAULT NULL)
     RETURNS TABLE (org text, counted bigint)
-    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_relation_seats';
+    LANGUAGE c VOLATILE ROWS 100 AS 'MODULE_PATHNAME', 'seats_relation_seats';
 
 CREATE OR REPLACE FUNCTION seats._check_member_columns(member_table regclass, org_column name, role_column name,
                                             active_column name, seat_roles text[])
@@ -27,6 +27,66 @@ CREATE OR REPLACE FUNCTION seats._check_member_columns(member_table regclass, or
 
 CREATE OR REPLACE FUNCTION seats._in_transaction_block() RETURNS boolean
     LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'seats_in_transaction_block';
+
+CREATE OR REPLACE FUNCTION seats.create_plan(code text, seat_price numeric, currency text DEFAULT 'BRL',
+                                  billing_period text DEFAULT 'monthly', proration text DEFAULT 'day',
+                                  name text DEFAULT NULL)
+    RETURNS seats.plan LANGUAGE plpgsql
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_plan seats.plan;
+    v_old seats.plan;
+BEGIN
+    PERFORM seats._require(code, 'code'), seats._require(seat_price, 'seat_price'),
+            seats._require(currency, 'currency'), seats._require(billing_period, 'billing_period'),
+            seats._require(proration, 'proration');
+    IF code = '' THEN
+        RAISE EXCEPTION 'plan code must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF seat_price IN ('NaN'::numeric, 'Infinity'::numeric, '-Infinity'::numeric) THEN
+        RAISE EXCEPTION 'seat_price must be a finite amount, got %', seat_price
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF seat_price < 0 THEN
+        RAISE EXCEPTION 'seat_price must not be negative, got %', seat_price
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF proration NOT IN ('day', 'second') THEN
+        RAISE EXCEPTION 'unknown proration "%"', proration
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Use day or second.';
+    END IF;
+    v_plan.code := code;
+    v_plan.name := coalesce(name, code);
+    v_plan.seat_price := seat_price;
+    v_plan.currency := seats._currency(currency);
+    v_plan.billing_period := seats._billing_period(billing_period);
+    v_plan.proration := proration;
+
+    SELECT p.* INTO v_old FROM seats.plan p WHERE p.code = v_plan.code FOR UPDATE;
+    IF FOUND THEN
+        IF (v_old.name, v_old.seat_price, v_old.currency, v_old.billing_period, v_old.proration)
+           IS NOT DISTINCT FROM
+           (v_plan.name, v_plan.seat_price, v_plan.currency, v_plan.billing_period, v_plan.proration) THEN
+            RETURN v_old;  -- same plan again: nothing to do
+        END IF;
+        UPDATE seats.plan p SET name = v_plan.name, seat_price = v_plan.seat_price,
+               currency = v_plan.currency, billing_period = v_plan.billing_period,
+               proration = v_plan.proration, updated_at = now()
+         WHERE p.code = v_plan.code RETURNING p.* INTO v_plan;
+        PERFORM seats._log_event(NULL, 'plan_changed',
+                                 jsonb_build_object('plan', v_plan.code, 'before', to_jsonb(v_old),
+                                                    'after', to_jsonb(v_plan)));
+    ELSE
+        INSERT INTO seats.plan (code, name, seat_price, currency, billing_period, proration)
+        VALUES (v_plan.code, v_plan.name, v_plan.seat_price, v_plan.currency, v_plan.billing_period,
+                v_plan.proration)
+        RETURNING * INTO v_plan;
+        PERFORM seats._log_event(NULL, 'plan_created', jsonb_build_object('plan', to_jsonb(v_plan)));
+    END IF;
+    RETURN v_plan;
+END
+$$;
 
 CREATE OR REPLACE FUNCTION seats.onboard(org text, plan text, seat_limit int,
                               cycle_start date DEFAULT current_date,
@@ -124,7 +184,7 @@ AS $$
 $$;
 
 CREATE OR REPLACE FUNCTION seats._count_seats(p_org text DEFAULT NULL) RETURNS TABLE (org text, counted bigint)
-    LANGUAGE sql VOLATILE
+    LANGUAGE sql VOLATILE SET jit = off
 AS $$
     SELECT c.org, pg_catalog.sum(c.counted)::bigint
       FROM seats.attached_relation ar
@@ -484,6 +544,58 @@ CREATE EVENT TRIGGER broker_seats_rewrite_guard ON table_rewrite
 DROP EVENT TRIGGER broker_seats_drop_guard;
 CREATE EVENT TRIGGER broker_seats_drop_guard ON sql_drop
     EXECUTE FUNCTION seats._drop_guard();
+
+CREATE OR REPLACE FUNCTION seats._price_upgrade(p_sub seats.subscription, p_new_limit int, p_at timestamptz)
+    RETURNS seats.change LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    v_plan seats.plan;
+    v_start date;
+    v_end date;
+    v_change seats.change;
+    v_proration seats.proration;
+    v_at timestamptz;
+BEGIN
+    PERFORM seats._require(p_at, 'at');
+    IF NOT isfinite(p_at) THEN
+        RAISE EXCEPTION 'at must be a finite timestamp' USING ERRCODE = 'datetime_field_overflow';
+    END IF;
+    SELECT p.* INTO STRICT v_plan FROM seats.plan p WHERE p.code = p_sub.plan;
+    -- A business time before the subscription existed and before its first
+    -- cycle would price (and record) a change made before the organization
+    -- was a customer: refused. Between onboarding and a first cycle that
+    -- starts later, an upgrade is charged for the whole first cycle.
+    v_at := seats._local_midnight(p_sub.cycle_anchor, p_sub.time_zone);
+    IF p_at < least(v_at, p_sub.created_at) THEN
+        RAISE EXCEPTION 'at % is before the subscription of organization "%" (first cycle from %)', p_at, p_sub.org, v_at
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Give the business time of the change, at or after onboarding.';
+    END IF;
+    IF (p_at AT TIME ZONE p_sub.time_zone) NOT BETWEEN '1400-01-01' AND '9999-12-31 23:59:59.999999' THEN
+        RAISE EXCEPTION 'at % is outside the supported calendar (1400-01-01 to 9999-12-31)', p_at
+            USING ERRCODE = 'datetime_field_overflow';
+    END IF;
+    v_at := greatest(p_at, v_at);
+    SELECT b.cycle_start, b.cycle_end INTO v_start, v_end
+      FROM seats.cycle_bounds(p_sub.cycle_anchor, v_plan.billing_period, (v_at AT TIME ZONE p_sub.time_zone)::date) b;
+    v_change.org := p_sub.org;
+    v_change.kind := 'upgrade';
+    v_change.from_limit := p_sub.seat_limit;
+    v_change.to_limit := p_new_limit;
+    v_change.plan := v_plan.code;
+    v_change.seat_price := v_plan.seat_price;
+    v_change.currency := v_plan.currency;
+    v_change.granularity := v_plan.proration;
+    v_change.cycle_start := seats._local_midnight(v_start, p_sub.time_zone);
+    v_change.cycle_end := seats._local_midnight(v_end, p_sub.time_zone);
+    v_proration := seats._proration(p_new_limit - p_sub.seat_limit, v_plan.seat_price, v_change.cycle_start,
+                                    v_change.cycle_end, v_at, v_plan.proration, p_sub.time_zone, v_plan.currency);
+    v_change.amount := v_proration.amount;
+    v_change.units_remaining := v_proration.units_remaining;
+    v_change.units_in_cycle := v_proration.units_in_cycle;
+    RETURN v_change;
+END
+$$;
 
 CREATE OR REPLACE FUNCTION seats._turn_over(p_orgs text[], p_as_of timestamptz) RETURNS int
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp

@@ -52,7 +52,7 @@ CREATE FUNCTION seats._lock_all_orgs() RETURNS void
 CREATE FUNCTION seats._relation_seats(member_table regclass, org_column name, role_column name,
                                       active_column name, seat_roles text[], org text DEFAULT NULL)
     RETURNS TABLE (org text, counted bigint)
-    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_relation_seats';
+    LANGUAGE c VOLATILE ROWS 100 AS 'MODULE_PATHNAME', 'seats_relation_seats';
 CREATE FUNCTION seats._check_member_columns(member_table regclass, org_column name, role_column name,
                                             active_column name, seat_roles text[])
     RETURNS text LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'seats_check_member_columns';

@@ -43,6 +43,10 @@ BEGIN
     IF code = '' THEN
         RAISE EXCEPTION 'plan code must not be empty' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF seat_price IN ('NaN'::numeric, 'Infinity'::numeric, '-Infinity'::numeric) THEN
+        RAISE EXCEPTION 'seat_price must be a finite amount, got %', seat_price
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     IF seat_price < 0 THEN
         RAISE EXCEPTION 'seat_price must not be negative, got %', seat_price
             USING ERRCODE = 'invalid_parameter_value';

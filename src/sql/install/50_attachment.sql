@@ -24,8 +24,10 @@ CREATE VIEW seats.attached_relation AS
 -- Seats per org over every attached relation (one org, or all), counted in
 -- C by the change trigger's column rules: no SQL over the member tables.
 -- The caller holds the org locks (or the all-organizations lock).
+-- (No JIT: the plan is tiny, but the SRFs' estimates can push its cost past
+-- jit_above_cost, and compiling it on every onboarding would cost seconds.)
 CREATE FUNCTION seats._count_seats(p_org text DEFAULT NULL) RETURNS TABLE (org text, counted bigint)
-    LANGUAGE sql VOLATILE
+    LANGUAGE sql VOLATILE SET jit = off
 AS $$
     SELECT c.org, pg_catalog.sum(c.counted)::bigint
       FROM seats.attached_relation ar

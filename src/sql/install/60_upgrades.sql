@@ -106,9 +106,21 @@ BEGIN
         RAISE EXCEPTION 'at must be a finite timestamp' USING ERRCODE = 'datetime_field_overflow';
     END IF;
     SELECT p.* INTO STRICT v_plan FROM seats.plan p WHERE p.code = p_sub.plan;
-    -- Before the first cycle starts, an upgrade is charged for the whole
-    -- first cycle.
-    v_at := greatest(p_at, seats._local_midnight(p_sub.cycle_anchor, p_sub.time_zone));
+    -- A business time before the subscription existed and before its first
+    -- cycle would price (and record) a change made before the organization
+    -- was a customer: refused. Between onboarding and a first cycle that
+    -- starts later, an upgrade is charged for the whole first cycle.
+    v_at := seats._local_midnight(p_sub.cycle_anchor, p_sub.time_zone);
+    IF p_at < least(v_at, p_sub.created_at) THEN
+        RAISE EXCEPTION 'at % is before the subscription of organization "%" (first cycle from %)', p_at, p_sub.org, v_at
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Give the business time of the change, at or after onboarding.';
+    END IF;
+    IF (p_at AT TIME ZONE p_sub.time_zone) NOT BETWEEN '1400-01-01' AND '9999-12-31 23:59:59.999999' THEN
+        RAISE EXCEPTION 'at % is outside the supported calendar (1400-01-01 to 9999-12-31)', p_at
+            USING ERRCODE = 'datetime_field_overflow';
+    END IF;
+    v_at := greatest(p_at, v_at);
     SELECT b.cycle_start, b.cycle_end INTO v_start, v_end
       FROM seats.cycle_bounds(p_sub.cycle_anchor, v_plan.billing_period, (v_at AT TIME ZONE p_sub.time_zone)::date) b;
     v_change.org := p_sub.org;

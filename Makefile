@@ -20,8 +20,15 @@ CORE_SRCS = $(wildcard src/core/*.cpp)
 PG_SRCS = $(wildcard src/pg/*.cpp)
 OBJS = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 
-# pg_regress files live in sql/ and expected/; `make test` runs them.
+# The suites, as PGXS names them: `make installcheck` runs them against a
+# server you already have (PGHOST, PGPORT, PGUSER as usual; the user must be
+# a superuser; the TAP tests start their own clusters and need a non-root
+# OS user). `make test` runs them all on a throwaway cluster instead.
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
+ISOLATION_OPTS = --inputdir=test/isolation
+TAP_TESTS = 1
+PROVE_TESTS = test/t/*.pl
 
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
 PG_CPPFLAGS = -I$(srcdir)/src

@@ -25,6 +25,9 @@ CREATE OR REPLACE FUNCTION seats._check_member_columns(member_table regclass, or
                                             active_column name, seat_roles text[])
     RETURNS text LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'seats_check_member_columns';
 
+CREATE OR REPLACE FUNCTION seats._ddl_start_guard() RETURNS event_trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'seats_ddl_start_guard';
+
 CREATE OR REPLACE FUNCTION seats._in_transaction_block() RETURNS boolean
     LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'seats_in_transaction_block';
 
@@ -366,6 +369,15 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'Its rows are already enforced through the attached parent.';
     END IF;
+    -- Statements naming a parent fire only the parent's statement triggers:
+    -- a partition or child attached alone would be written around.
+    IF EXISTS (SELECT 1 FROM seats._relation_ancestors(member_table)) THEN
+        RAISE EXCEPTION 'member_table % is a partition or inheritance child of %', member_table,
+                        (SELECT x FROM seats._relation_ancestors(member_table) x LIMIT 1)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Writes through the parent would not fire its triggers.',
+                  HINT = 'Attach the root of the tree: its partitions and children are enforced with it.';
+    END IF;
     IF EXISTS (SELECT 1 FROM seats._relation_tree(member_table) x
                 WHERE x <> member_table AND x IN (SELECT a.relid FROM seats.attachment a)) THEN
         RAISE EXCEPTION 'a partition or child of member_table % is attached on its own', member_table
@@ -397,19 +409,35 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION seats._enforcement_trigger_shape(p_trigger oid) RETURNS boolean
+    LANGUAGE sql STABLE
+AS $$
+    SELECT tg.tgqual IS NULL AND tg.tgconstraint OPERATOR(pg_catalog.=) 0
+           AND CASE p.proname
+               WHEN 'member_change_trigger' THEN
+                   (tg.tgtype OPERATOR(pg_catalog.=) 4 AND tg.tgnewtable IS NOT NULL AND tg.tgoldtable IS NULL)
+                OR (tg.tgtype OPERATOR(pg_catalog.=) 8 AND tg.tgoldtable IS NOT NULL AND tg.tgnewtable IS NULL)
+                OR (tg.tgtype OPERATOR(pg_catalog.=) 16 AND tg.tgoldtable IS NOT NULL AND tg.tgnewtable IS NOT NULL)
+               WHEN 'member_truncate_trigger' THEN tg.tgtype OPERATOR(pg_catalog.=) 34
+               ELSE false END
+      FROM pg_catalog.pg_trigger tg JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) tg.tgfoid
+     WHERE tg.oid OPERATOR(pg_catalog.=) p_trigger
+$$;
+
 CREATE OR REPLACE FUNCTION seats._tampered_trigger() RETURNS TABLE (relation regclass, tgname name, problem text)
     LANGUAGE sql STABLE
 AS $$
     SELECT et.relation, et.tgname,
            CASE WHEN a.relid IS NULL THEN 'is on a relation that is not attached'
                 WHEN et.tgenabled NOT IN ('O', 'A') THEN 'cannot be disabled'
+                WHEN NOT seats._enforcement_trigger_shape(et.oid) THEN 'is not of the kind seats.attach() installs'
                 WHEN et.tgargs OPERATOR(pg_catalog.<>) seats._trigger_args(a) THEN 'has arguments seats.attach() did not give it'
                 WHEN pg_catalog.count(*) OVER (PARTITION BY et.relation, et.tgtype) > 1 THEN 'duplicates another enforcement trigger'
                 ELSE 'cannot depend on an extension' END
       FROM seats.enforcement_trigger et
       LEFT JOIN seats.attached_relation ar ON ar.relation OPERATOR(pg_catalog.=) et.relation
       LEFT JOIN seats.attachment a ON a.relid OPERATOR(pg_catalog.=) ar.attachment
-     WHERE a.relid IS NULL OR et.tgenabled NOT IN ('O', 'A')
+     WHERE a.relid IS NULL OR et.tgenabled NOT IN ('O', 'A') OR NOT seats._enforcement_trigger_shape(et.oid)
         OR et.tgargs OPERATOR(pg_catalog.<>) seats._trigger_args(a)
         OR EXISTS (SELECT 1 FROM seats.enforcement_trigger o
                     WHERE o.relation OPERATOR(pg_catalog.=) et.relation AND o.tgtype OPERATOR(pg_catalog.=) et.tgtype
@@ -533,6 +561,10 @@ BEGIN
     END IF;
 END
 $$;
+
+CREATE EVENT TRIGGER broker_seats_trigger_guard ON ddl_command_start
+    WHEN TAG IN ('CREATE TRIGGER')
+    EXECUTE FUNCTION seats._ddl_start_guard();
 
 DROP EVENT TRIGGER broker_seats_ddl_guard;
 CREATE EVENT TRIGGER broker_seats_ddl_guard ON ddl_command_end

@@ -56,6 +56,8 @@ CREATE FUNCTION seats._relation_seats(member_table regclass, org_column name, ro
 CREATE FUNCTION seats._check_member_columns(member_table regclass, org_column name, role_column name,
                                             active_column name, seat_roles text[])
     RETURNS text LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'seats_check_member_columns';
+CREATE FUNCTION seats._ddl_start_guard() RETURNS event_trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'seats_ddl_start_guard';
 CREATE FUNCTION seats._in_transaction_block() RETURNS boolean
     LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'seats_in_transaction_block';
 CREATE FUNCTION seats._internal_ddl() RETURNS boolean

@@ -285,6 +285,15 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'Its rows are already enforced through the attached parent.';
     END IF;
+    -- Statements naming a parent fire only the parent's statement triggers:
+    -- a partition or child attached alone would be written around.
+    IF EXISTS (SELECT 1 FROM seats._relation_ancestors(member_table)) THEN
+        RAISE EXCEPTION 'member_table % is a partition or inheritance child of %', member_table,
+                        (SELECT x FROM seats._relation_ancestors(member_table) x LIMIT 1)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Writes through the parent would not fire its triggers.',
+                  HINT = 'Attach the root of the tree: its partitions and children are enforced with it.';
+    END IF;
     IF EXISTS (SELECT 1 FROM seats._relation_tree(member_table) x
                 WHERE x <> member_table AND x IN (SELECT a.relid FROM seats.attachment a)) THEN
         RAISE EXCEPTION 'a partition or child of member_table % is attached on its own', member_table

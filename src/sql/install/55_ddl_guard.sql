@@ -10,19 +10,39 @@
 -- that is not attached, a second one of a kind, other arguments, disabled,
 -- or bound to the life of another extension (ALTER TRIGGER ... DEPENDS ON
 -- EXTENSION, whose DROP EXTENSION would drop it).
+-- Is this enforcement trigger exactly as seats.attach() makes them: a
+-- statement trigger without WHEN condition, not a constraint trigger, the
+-- change function AFTER INSERT, UPDATE or DELETE (one event) with its
+-- transition tables, the TRUNCATE function BEFORE TRUNCATE?
+CREATE FUNCTION seats._enforcement_trigger_shape(p_trigger oid) RETURNS boolean
+    LANGUAGE sql STABLE
+AS $$
+    SELECT tg.tgqual IS NULL AND tg.tgconstraint OPERATOR(pg_catalog.=) 0
+           AND CASE p.proname
+               WHEN 'member_change_trigger' THEN
+                   (tg.tgtype OPERATOR(pg_catalog.=) 4 AND tg.tgnewtable IS NOT NULL AND tg.tgoldtable IS NULL)
+                OR (tg.tgtype OPERATOR(pg_catalog.=) 8 AND tg.tgoldtable IS NOT NULL AND tg.tgnewtable IS NULL)
+                OR (tg.tgtype OPERATOR(pg_catalog.=) 16 AND tg.tgoldtable IS NOT NULL AND tg.tgnewtable IS NOT NULL)
+               WHEN 'member_truncate_trigger' THEN tg.tgtype OPERATOR(pg_catalog.=) 34
+               ELSE false END
+      FROM pg_catalog.pg_trigger tg JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) tg.tgfoid
+     WHERE tg.oid OPERATOR(pg_catalog.=) p_trigger
+$$;
+
 CREATE FUNCTION seats._tampered_trigger() RETURNS TABLE (relation regclass, tgname name, problem text)
     LANGUAGE sql STABLE
 AS $$
     SELECT et.relation, et.tgname,
            CASE WHEN a.relid IS NULL THEN 'is on a relation that is not attached'
                 WHEN et.tgenabled NOT IN ('O', 'A') THEN 'cannot be disabled'
+                WHEN NOT seats._enforcement_trigger_shape(et.oid) THEN 'is not of the kind seats.attach() installs'
                 WHEN et.tgargs OPERATOR(pg_catalog.<>) seats._trigger_args(a) THEN 'has arguments seats.attach() did not give it'
                 WHEN pg_catalog.count(*) OVER (PARTITION BY et.relation, et.tgtype) > 1 THEN 'duplicates another enforcement trigger'
                 ELSE 'cannot depend on an extension' END
       FROM seats.enforcement_trigger et
       LEFT JOIN seats.attached_relation ar ON ar.relation OPERATOR(pg_catalog.=) et.relation
       LEFT JOIN seats.attachment a ON a.relid OPERATOR(pg_catalog.=) ar.attachment
-     WHERE a.relid IS NULL OR et.tgenabled NOT IN ('O', 'A')
+     WHERE a.relid IS NULL OR et.tgenabled NOT IN ('O', 'A') OR NOT seats._enforcement_trigger_shape(et.oid)
         OR et.tgargs OPERATOR(pg_catalog.<>) seats._trigger_args(a)
         OR EXISTS (SELECT 1 FROM seats.enforcement_trigger o
                     WHERE o.relation OPERATOR(pg_catalog.=) et.relation AND o.tgtype OPERATOR(pg_catalog.=) et.tgtype
@@ -150,6 +170,9 @@ BEGIN
 END
 $$;
 
+CREATE EVENT TRIGGER broker_seats_trigger_guard ON ddl_command_start
+    WHEN TAG IN ('CREATE TRIGGER')
+    EXECUTE FUNCTION seats._ddl_start_guard();
 CREATE EVENT TRIGGER broker_seats_ddl_guard ON ddl_command_end
     EXECUTE FUNCTION seats._ddl_guard();
 CREATE EVENT TRIGGER broker_seats_rewrite_guard ON table_rewrite

@@ -36,5 +36,5 @@ SELECT try($$DELETE FROM seats.event$$);
 SELECT try($$TRUNCATE seats.event$$);
 -- And hash-chained per org.
 SELECT bool_and(e.prev_hash IS NOT DISTINCT FROM (SELECT p.hash FROM seats.event p WHERE p.org IS NOT DISTINCT FROM e.org AND p.id < e.id ORDER BY p.id DESC LIMIT 1)) AS chained,
-       bool_and(e.hash = seats._event_hash(e.prev_hash, e.id, e.org, e.kind, e.at, e.actor, e.change_id, e.detail)) AS hashes_match
+       bool_and(e.hash = seats._event_hash(e.prev_hash, e.id, nullif(e.org, ''), e.kind, e.at, e.actor, e.change_id, e.detail)) AS hashes_match
   FROM seats.event e;

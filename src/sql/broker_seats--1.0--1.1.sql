@@ -4,6 +4,26 @@
 -- Enforcement nothing can get around (see docs/design.md): the recount is
 -- C over the trigger's own column rules (the SQL-text recount helpers go),
 -- org locks escalate, and the DDL guard judges catalog state.
+
+-- Per-organization tables lead their keys with the org, so that they can be
+-- distributed by it; the global audit chain gets the key '' instead of a
+-- NULL org (its events keep their hashes: they hash with no org, as before).
+ALTER TABLE seats.turnover DROP CONSTRAINT turnover_downgrade_fkey;
+ALTER TABLE seats.change DROP CONSTRAINT change_reverts_fkey;
+ALTER TABLE seats.change DROP CONSTRAINT change_pkey;
+ALTER TABLE seats.change ADD PRIMARY KEY (org, id);
+ALTER TABLE seats.change ADD FOREIGN KEY (org, reverts) REFERENCES seats.change (org, id);
+CREATE INDEX change_id ON seats.change (id);
+ALTER TABLE seats.turnover ADD FOREIGN KEY (org, downgrade) REFERENCES seats.change (org, id);
+ALTER TABLE seats.event DISABLE TRIGGER event_append_only;
+UPDATE seats.event SET org = '' WHERE org IS NULL;
+ALTER TABLE seats.event ENABLE TRIGGER event_append_only;
+ALTER TABLE seats.event ALTER COLUMN org SET NOT NULL;
+ALTER TABLE seats.event DROP CONSTRAINT event_pkey;
+ALTER TABLE seats.event ADD PRIMARY KEY (org, id);
+DROP INDEX seats.event_org_id;
+COMMENT ON TABLE seats.event IS 'Append-only audit trail, hash-chained per organization (org '''': the global chain)';
+
 DROP FUNCTION seats._seat_counts(text);
 DROP FUNCTION seats._count_sql(text);
 DROP FUNCTION seats._member_count_sql(regclass, text, text, text, text[], boolean, text);
@@ -30,6 +50,34 @@ CREATE OR REPLACE FUNCTION seats._ddl_start_guard() RETURNS event_trigger
 
 CREATE OR REPLACE FUNCTION seats._in_transaction_block() RETURNS boolean
     LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'seats_in_transaction_block';
+
+CREATE OR REPLACE FUNCTION seats._log_event(p_org text, p_kind text, p_detail jsonb DEFAULT '{}',
+                                 p_at timestamptz DEFAULT now(), p_change bigint DEFAULT NULL)
+    RETURNS seats.event LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_prev bytea;
+    v_event seats.event;
+BEGIN
+    -- The global chain's key is '' (no organization has it); its events
+    -- hash as before 1.1, with no org.
+    PERFORM seats._lock_org(coalesce(p_org, ''));
+    SELECT e.hash INTO v_prev FROM seats.event e WHERE e.org = coalesce(p_org, '') ORDER BY e.id DESC LIMIT 1;
+    v_event.id := nextval('seats.event_id_seq');
+    v_event.org := coalesce(p_org, '');
+    v_event.kind := p_kind;
+    v_event.at := coalesce(p_at, now());
+    v_event.created_at := clock_timestamp();
+    v_event.actor := session_user;
+    v_event.change_id := p_change;
+    v_event.detail := coalesce(p_detail, '{}');
+    v_event.prev_hash := v_prev;
+    v_event.hash := seats._event_hash(v_prev, v_event.id, p_org, p_kind, v_event.at, v_event.actor,
+                                      p_change, v_event.detail);
+    INSERT INTO seats.event SELECT v_event.*;
+    RETURN v_event;
+END
+$$;
 
 CREATE OR REPLACE FUNCTION seats.create_plan(code text, seat_price numeric, currency text DEFAULT 'BRL',
                                   billing_period text DEFAULT 'monthly', proration text DEFAULT 'day',

@@ -40,8 +40,11 @@ CREATE TABLE seats.subscription (
 );
 COMMENT ON TABLE seats.subscription IS 'One row per organization: plan, seat limit, maintained seats_used counter, current cycle';
 
+-- Per-organization tables lead their keys with the org (so that they can
+-- be distributed by it, colocated with the members); ids come from one
+-- sequence and are shown to users, but no key relies on them alone.
 CREATE TABLE seats.change (
-    id              bigserial PRIMARY KEY,
+    id              bigserial NOT NULL,
     org             text NOT NULL REFERENCES seats.subscription (org),
     kind            text NOT NULL CHECK (kind IN ('onboard', 'upgrade', 'downgrade', 'revert')),
     from_limit      integer,
@@ -63,18 +66,22 @@ CREATE TABLE seats.change (
     cycle_start     timestamptz,
     cycle_end       timestamptz,
     amount          numeric,
-    reverts         bigint REFERENCES seats.change (id),
+    reverts         bigint,
     incident        bigint,
     reason          text,
     created_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
-    UNIQUE (org, request_key)
+    PRIMARY KEY (org, id),
+    UNIQUE (org, request_key),
+    FOREIGN KEY (org, reverts) REFERENCES seats.change (org, id)
 );
 CREATE INDEX change_org_status ON seats.change (org, status);
+CREATE INDEX change_id ON seats.change (id);
 COMMENT ON TABLE seats.change IS 'Every commercial change (onboard, upgrade, downgrade, revert) with its calculation';
 
+-- The global chain (attachments, plans, global freezes) has the org key ''.
 CREATE TABLE seats.event (
-    id              bigserial PRIMARY KEY,
-    org             text,
+    id              bigserial NOT NULL,
+    org             text NOT NULL,
     kind            text NOT NULL,
     at              timestamptz NOT NULL DEFAULT now(),
     created_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
@@ -82,11 +89,11 @@ CREATE TABLE seats.event (
     change_id       bigint,
     detail          jsonb NOT NULL DEFAULT '{}',
     prev_hash       bytea,
-    hash            bytea NOT NULL
+    hash            bytea NOT NULL,
+    PRIMARY KEY (org, id)
 );
-CREATE INDEX event_org_id ON seats.event (org, id);
 CREATE INDEX event_kind_at ON seats.event (kind, at);
-COMMENT ON TABLE seats.event IS 'Append-only audit trail, hash-chained per organization (org NULL: global chain)';
+COMMENT ON TABLE seats.event IS 'Append-only audit trail, hash-chained per organization (org '''''': the global chain)';
 
 CREATE TABLE seats.incident (
     id              bigserial PRIMARY KEY,
@@ -120,9 +127,10 @@ CREATE TABLE seats.turnover (
     cycle_end       timestamptz NOT NULL,
     as_of           timestamptz NOT NULL,
     turned_at       timestamptz NOT NULL DEFAULT clock_timestamp(),
-    downgrade       bigint REFERENCES seats.change (id),
+    downgrade       bigint,
     outcome         text CHECK (outcome IN ('applied', 'blocked', 'held')),
-    PRIMARY KEY (org, cycle_end)
+    PRIMARY KEY (org, cycle_end),
+    FOREIGN KEY (org, downgrade) REFERENCES seats.change (org, id)
 );
 COMMENT ON TABLE seats.turnover IS 'Every cycle turnover, once per (org, cycle), with the downgrade outcome';
 

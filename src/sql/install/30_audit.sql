@@ -24,16 +24,12 @@ DECLARE
     v_prev bytea;
     v_event seats.event;
 BEGIN
+    -- The global chain's key is '' (no organization has it); its events
+    -- hash as before 1.1, with no org.
     PERFORM seats._lock_org(coalesce(p_org, ''));
-    -- Two spellings, so that each uses the (org, id) index: IS NOT DISTINCT
-    -- FROM cannot, and a scan per event would make audit quadratic.
-    IF p_org IS NULL THEN
-        SELECT e.hash INTO v_prev FROM seats.event e WHERE e.org IS NULL ORDER BY e.id DESC LIMIT 1;
-    ELSE
-        SELECT e.hash INTO v_prev FROM seats.event e WHERE e.org = p_org ORDER BY e.id DESC LIMIT 1;
-    END IF;
+    SELECT e.hash INTO v_prev FROM seats.event e WHERE e.org = coalesce(p_org, '') ORDER BY e.id DESC LIMIT 1;
     v_event.id := nextval('seats.event_id_seq');
-    v_event.org := p_org;
+    v_event.org := coalesce(p_org, '');
     v_event.kind := p_kind;
     v_event.at := coalesce(p_at, now());
     v_event.created_at := clock_timestamp();

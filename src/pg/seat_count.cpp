@@ -71,12 +71,14 @@ Oid org_index(Relation rel, const MemberColumns &cols) {
 
 // Counts the row in `slot` when it holds a seat (of `org`, when given),
 // by the same reading and rule as the change trigger.
+// The row's text conversions live in `row_context`, reset after each row.
 void count_row(const MemberColumns &cols, TupleTableSlot *slot, const std::string_view *org, HTAB *counts,
-               MemoryContext keep) {
+               MemoryContext keep, MemoryContext row_context) {
+  MemoryContext old = MemoryContextSwitchTo(row_context);
   const core::MemberSeat seat = read_member(cols, slot, nullptr);
-  if (!core::consumes_seat(seat)) return;
-  if (org != nullptr && *seat.org != *org) return;
-  add_seat(counts, *seat.org, keep);
+  if (core::consumes_seat(seat) && (org == nullptr || *seat.org == *org)) add_seat(counts, *seat.org, keep);
+  MemoryContextSwitchTo(old);
+  MemoryContextReset(row_context);
 }
 
 }  // namespace
@@ -116,22 +118,12 @@ void count_relation_seats(Relation rel, const MemberColumns &cols, const std::st
                            get_opcode(operator_oid), key_value);
     IndexScanDesc scan = index_beginscan(rel, index, snapshot, 1, 0);
     index_rescan(scan, &key, 1, nullptr, 0);
-    while (index_getnext_slot(scan, ForwardScanDirection, slot)) {
-      MemoryContext old = MemoryContextSwitchTo(row_context);
-      count_row(cols, slot, org, counts, keep);
-      MemoryContextSwitchTo(old);
-      MemoryContextReset(row_context);
-    }
+    while (index_getnext_slot(scan, ForwardScanDirection, slot)) count_row(cols, slot, org, counts, keep, row_context);
     index_endscan(scan);
     index_close(index, AccessShareLock);
   } else {
     TableScanDesc scan = table_beginscan(rel, snapshot, 0, nullptr);
-    while (table_scan_getnextslot(scan, ForwardScanDirection, slot)) {
-      MemoryContext old = MemoryContextSwitchTo(row_context);
-      count_row(cols, slot, org, counts, keep);
-      MemoryContextSwitchTo(old);
-      MemoryContextReset(row_context);
-    }
+    while (table_scan_getnextslot(scan, ForwardScanDirection, slot)) count_row(cols, slot, org, counts, keep, row_context);
     table_endscan(scan);
   }
   ExecDropSingleTupleTableSlot(slot);

@@ -117,48 +117,46 @@ void run_hook(QueryDesc *query, ScanDirection direction, uint64 count, bool exec
   PG_END_TRY();
 }
 
+// Runs `statement` (the standard or previous hook) inside `frame`, then
+// applies what its triggers recorded. The frame is closed on every path.
+template <typename Statement>
+void run_in_frame(Frame *frame, Statement &&statement) {
+  PG_TRY();
+  {
+    statement();
+    close_frame(frame);
+    flush(frame);
+  }
+  PG_CATCH();
+  {
+    if (current_frame == frame) close_frame(frame);
+    PG_RE_THROW();
+  }
+  PG_END_TRY();
+}
+
 void finish_hook(QueryDesc *query) {
   Frame frame;
   // The frame lives in the query's memory: freed with it, also on error.
   open_frame(&frame, nullptr, query->estate->es_query_cxt);
-  PG_TRY();
-  {
+  run_in_frame(&frame, [query] {
     if (previous_finish)
       previous_finish(query);
     else
       standard_ExecutorFinish(query);
-    Frame *finished = current_frame;
-    close_frame(finished);
-    flush(finished);
-  }
-  PG_CATCH();
-  {
-    if (current_frame == &frame) close_frame(&frame);
-    PG_RE_THROW();
-  }
-  PG_END_TRY();
+  });
 }
 
 void utility_hook(PlannedStmt *statement, const char *query, bool read_only_tree, ProcessUtilityContext context,
                   ParamListInfo params, QueryEnvironment *environment, DestReceiver *dest, QueryCompletion *qc) {
   Frame frame;
   open_frame(&frame, CurrentMemoryContext, nullptr);
-  PG_TRY();
-  {
+  run_in_frame(&frame, [&] {
     if (previous_utility)
       previous_utility(statement, query, read_only_tree, context, params, environment, dest, qc);
     else
       standard_ProcessUtility(statement, query, read_only_tree, context, params, environment, dest, qc);
-    Frame *finished = current_frame;
-    close_frame(finished);
-    flush(finished);
-  }
-  PG_CATCH();
-  {
-    if (current_frame == &frame) close_frame(&frame);
-    PG_RE_THROW();
-  }
-  PG_END_TRY();
+  });
   // A utility command may end the transaction (COMMIT inside CALL): the
   // frame's context is a child of the memory current at the start, which
   // outlives the command either way (and is reset with it on error).

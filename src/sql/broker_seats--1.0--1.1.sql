@@ -79,6 +79,49 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION seats._verify_audit(p_org text)
+    RETURNS TABLE (org text, events bigint, ok boolean, first_bad_event bigint)
+    LANGUAGE sql STABLE
+AS $$
+    WITH chain AS (
+        SELECT e.org, e.id,
+               e.prev_hash IS NOT DISTINCT FROM pg_catalog.lag(e.hash) OVER w
+               AND e.hash OPERATOR(pg_catalog.=)
+                   seats._event_hash(e.prev_hash, e.id, NULLIF(e.org, ''), e.kind, e.at, e.actor,
+                                     e.change_id, e.detail) AS sound
+          FROM seats.event e
+         WHERE p_org IS NULL OR e.org OPERATOR(pg_catalog.=) p_org
+        WINDOW w AS (PARTITION BY e.org ORDER BY e.id)
+    )
+    SELECT NULLIF(c.org, ''), pg_catalog.count(*), pg_catalog.bool_and(c.sound),
+           pg_catalog.min(c.id) FILTER (WHERE NOT c.sound)
+      FROM chain c
+     GROUP BY c.org
+     ORDER BY c.org COLLATE "C"
+$$;
+
+CREATE OR REPLACE FUNCTION seats._check_audited(p_org text) RETURNS text
+    LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    IF p_org IS NOT NULL AND NOT EXISTS (SELECT 1 FROM seats.subscription s WHERE s.org = p_org)
+       AND NOT EXISTS (SELECT 1 FROM seats.event e WHERE e.org = p_org) THEN
+        RAISE EXCEPTION 'organization "%" has no subscription and no audit events', p_org USING ERRCODE = 'SB002';
+    END IF;
+    RETURN p_org;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats.verify_audit(org text DEFAULT NULL)
+    RETURNS TABLE (org text, events bigint, ok boolean, first_bad_event bigint)
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM seats._verify_audit(seats._check_audited($1)) $$;
+
+CREATE OR REPLACE FUNCTION seats._plan_json(p_plan seats.plan) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+AS $$ SELECT pg_catalog.to_jsonb(p_plan) OPERATOR(pg_catalog.||)
+             pg_catalog.jsonb_build_object('seat_price', p_plan.seat_price::text) $$;
+
 CREATE OR REPLACE FUNCTION seats.create_plan(code text, seat_price numeric, currency text DEFAULT 'BRL',
                                   billing_period text DEFAULT 'monthly', proration text DEFAULT 'day',
                                   name text DEFAULT NULL)
@@ -126,14 +169,14 @@ BEGIN
                proration = v_plan.proration, updated_at = now()
          WHERE p.code = v_plan.code RETURNING p.* INTO v_plan;
         PERFORM seats._log_event(NULL, 'plan_changed',
-                                 jsonb_build_object('plan', v_plan.code, 'before', to_jsonb(v_old),
-                                                    'after', to_jsonb(v_plan)));
+                                 jsonb_build_object('plan', v_plan.code, 'before', seats._plan_json(v_old),
+                                                    'after', seats._plan_json(v_plan)));
     ELSE
         INSERT INTO seats.plan (code, name, seat_price, currency, billing_period, proration)
         VALUES (v_plan.code, v_plan.name, v_plan.seat_price, v_plan.currency, v_plan.billing_period,
                 v_plan.proration)
         RETURNING * INTO v_plan;
-        PERFORM seats._log_event(NULL, 'plan_created', jsonb_build_object('plan', to_jsonb(v_plan)));
+        PERFORM seats._log_event(NULL, 'plan_created', jsonb_build_object('plan', seats._plan_json(v_plan)));
     END IF;
     RETURN v_plan;
 END
@@ -677,6 +720,31 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION seats._apply_upgrade(p_change seats.change, p_at timestamptz) RETURNS void
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_superseded bigint;
+BEGIN
+    UPDATE seats.subscription s SET seat_limit = p_change.to_limit, updated_at = now() WHERE s.org = p_change.org;
+    FOR v_superseded IN
+        UPDATE seats.change c SET status = 'superseded'
+         WHERE c.org = p_change.org AND c.kind = 'downgrade' AND c.status IN ('scheduled', 'blocked', 'held')
+        RETURNING c.id
+    LOOP
+        PERFORM seats._log_event(p_change.org, 'downgrade_superseded',
+                                 jsonb_build_object('by_change', p_change.id), p_at, v_superseded);
+    END LOOP;
+    PERFORM seats._log_event(p_change.org, 'upgrade_applied',
+        jsonb_build_object('from_limit', p_change.from_limit, 'to_limit', p_change.to_limit,
+                           'amount', p_change.amount::text, 'currency', p_change.currency,
+                           'seat_price', p_change.seat_price::text, 'granularity', p_change.granularity,
+                           'units_remaining', p_change.units_remaining, 'units_in_cycle', p_change.units_in_cycle,
+                           'cycle_start', p_change.cycle_start, 'cycle_end', p_change.cycle_end),
+        p_at, p_change.id);
+END
+$$;
+
 CREATE OR REPLACE FUNCTION seats._turn_over(p_orgs text[], p_as_of timestamptz) RETURNS int
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
@@ -774,6 +842,36 @@ BEGIN
                         current_setting('transaction_isolation')
             USING ERRCODE = 'active_sql_transaction';
     END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._cycle_report(p_from timestamptz, p_to timestamptz)
+    RETURNS TABLE (downgrades_applied bigint, downgrades_blocked bigint, downgrades_held bigint,
+                   upgrades_applied bigint, upgrade_amount numeric, upgrade_amount_by_currency jsonb,
+                   blocks bigint, mean_block_resolution interval)
+    LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    PERFORM seats._require(p_from, 'from_ts'), seats._require(p_to, 'to_ts');
+    RETURN QUERY
+    WITH ev AS (
+        SELECT e.kind, count(*) AS n FROM seats.event e
+         WHERE e.at >= p_from AND e.at < p_to
+           AND e.kind IN ('downgrade_applied', 'downgrade_blocked', 'downgrade_held', 'seat_blocked')
+         GROUP BY e.kind),
+    up AS (
+        SELECT c.currency::text AS currency, count(*) AS n, sum(c.amount) AS amount FROM seats.change c
+         WHERE c.kind = 'upgrade' AND c.applied_at >= p_from AND c.applied_at < p_to
+           AND c.status IN ('applied', 'reverted')
+         GROUP BY c.currency)
+    SELECT coalesce((SELECT n FROM ev WHERE kind = 'downgrade_applied'), 0),
+           coalesce((SELECT n FROM ev WHERE kind = 'downgrade_blocked'), 0),
+           coalesce((SELECT n FROM ev WHERE kind = 'downgrade_held'), 0),
+           coalesce((SELECT sum(n) FROM up), 0)::bigint,
+           CASE WHEN (SELECT count(*) FROM up) <= 1 THEN coalesce((SELECT sum(amount) FROM up), 0) END,
+           coalesce((SELECT jsonb_object_agg(currency, amount::text) FROM up), '{}'),
+           coalesce((SELECT n FROM ev WHERE kind = 'seat_blocked'), 0),
+           NULL::interval;
 END
 $$;
 

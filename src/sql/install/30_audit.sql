@@ -57,3 +57,48 @@ CREATE TRIGGER event_append_only BEFORE UPDATE OR DELETE ON seats.event
 CREATE TRIGGER event_no_truncate BEFORE TRUNCATE ON seats.event
     FOR EACH STATEMENT EXECUTE FUNCTION seats._event_append_only();
 
+
+-- Walks each org's hash chain (and the global one, reported with a NULL
+-- org) in id order: every event must carry the previous event's hash and a
+-- hash of its own fields. Names the first event that does not. Reads only;
+-- takes no lock, so it never holds up writers.
+CREATE FUNCTION seats._verify_audit(p_org text)
+    RETURNS TABLE (org text, events bigint, ok boolean, first_bad_event bigint)
+    LANGUAGE sql STABLE
+AS $$
+    WITH chain AS (
+        SELECT e.org, e.id,
+               e.prev_hash IS NOT DISTINCT FROM pg_catalog.lag(e.hash) OVER w
+               AND e.hash OPERATOR(pg_catalog.=)
+                   seats._event_hash(e.prev_hash, e.id, NULLIF(e.org, ''), e.kind, e.at, e.actor,
+                                     e.change_id, e.detail) AS sound
+          FROM seats.event e
+         WHERE p_org IS NULL OR e.org OPERATOR(pg_catalog.=) p_org
+        WINDOW w AS (PARTITION BY e.org ORDER BY e.id)
+    )
+    SELECT NULLIF(c.org, ''), pg_catalog.count(*), pg_catalog.bool_and(c.sound),
+           pg_catalog.min(c.id) FILTER (WHERE NOT c.sound)
+      FROM chain c
+     GROUP BY c.org
+     ORDER BY c.org COLLATE "C"
+$$;
+
+CREATE FUNCTION seats._check_audited(p_org text) RETURNS text
+    LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    IF p_org IS NOT NULL AND NOT EXISTS (SELECT 1 FROM seats.subscription s WHERE s.org = p_org)
+       AND NOT EXISTS (SELECT 1 FROM seats.event e WHERE e.org = p_org) THEN
+        RAISE EXCEPTION 'organization "%" has no subscription and no audit events', p_org USING ERRCODE = 'SB002';
+    END IF;
+    RETURN p_org;
+END
+$$;
+
+-- SQL, not PL/pgSQL: the fixed signature reuses "org" for input and output.
+CREATE FUNCTION seats.verify_audit(org text DEFAULT NULL)
+    RETURNS TABLE (org text, events bigint, ok boolean, first_bad_event bigint)
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM seats._verify_audit(seats._check_audited($1)) $$;
+COMMENT ON FUNCTION seats.verify_audit(text) IS
+    'Walks the per-org hash chains of seats.event (and the global one, org NULL) and names the first bad event';

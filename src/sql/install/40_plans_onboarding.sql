@@ -27,6 +27,13 @@ BEGIN
 END
 $$;
 
+-- A plan as an event payload: money as the exact decimal string (JSON
+-- numbers become floats in most drivers).
+CREATE FUNCTION seats._plan_json(p_plan seats.plan) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+AS $$ SELECT pg_catalog.to_jsonb(p_plan) OPERATOR(pg_catalog.||)
+             pg_catalog.jsonb_build_object('seat_price', p_plan.seat_price::text) $$;
+
 CREATE FUNCTION seats.create_plan(code text, seat_price numeric, currency text DEFAULT 'BRL',
                                   billing_period text DEFAULT 'monthly', proration text DEFAULT 'day',
                                   name text DEFAULT NULL)
@@ -74,14 +81,14 @@ BEGIN
                proration = v_plan.proration, updated_at = now()
          WHERE p.code = v_plan.code RETURNING p.* INTO v_plan;
         PERFORM seats._log_event(NULL, 'plan_changed',
-                                 jsonb_build_object('plan', v_plan.code, 'before', to_jsonb(v_old),
-                                                    'after', to_jsonb(v_plan)));
+                                 jsonb_build_object('plan', v_plan.code, 'before', seats._plan_json(v_old),
+                                                    'after', seats._plan_json(v_plan)));
     ELSE
         INSERT INTO seats.plan (code, name, seat_price, currency, billing_period, proration)
         VALUES (v_plan.code, v_plan.name, v_plan.seat_price, v_plan.currency, v_plan.billing_period,
                 v_plan.proration)
         RETURNING * INTO v_plan;
-        PERFORM seats._log_event(NULL, 'plan_created', jsonb_build_object('plan', to_jsonb(v_plan)));
+        PERFORM seats._log_event(NULL, 'plan_created', jsonb_build_object('plan', seats._plan_json(v_plan)));
     END IF;
     RETURN v_plan;
 END

@@ -161,8 +161,8 @@ BEGIN
     END LOOP;
     PERFORM seats._log_event(p_change.org, 'upgrade_applied',
         jsonb_build_object('from_limit', p_change.from_limit, 'to_limit', p_change.to_limit,
-                           'amount', p_change.amount, 'currency', p_change.currency,
-                           'seat_price', p_change.seat_price, 'granularity', p_change.granularity,
+                           'amount', p_change.amount::text, 'currency', p_change.currency,
+                           'seat_price', p_change.seat_price::text, 'granularity', p_change.granularity,
                            'units_remaining', p_change.units_remaining, 'units_in_cycle', p_change.units_in_cycle,
                            'cycle_start', p_change.cycle_start, 'cycle_end', p_change.cycle_end),
         p_at, p_change.id);

@@ -302,7 +302,7 @@ BEGIN
            coalesce((SELECT n FROM ev WHERE kind = 'downgrade_held'), 0),
            coalesce((SELECT sum(n) FROM up), 0)::bigint,
            CASE WHEN (SELECT count(*) FROM up) <= 1 THEN coalesce((SELECT sum(amount) FROM up), 0) END,
-           coalesce((SELECT jsonb_object_agg(currency, amount) FROM up), '{}'),
+           coalesce((SELECT jsonb_object_agg(currency, amount::text) FROM up), '{}'),
            coalesce((SELECT n FROM ev WHERE kind = 'seat_blocked'), 0),
            NULL::interval;
 END

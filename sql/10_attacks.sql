@@ -478,6 +478,35 @@ SELECT * FROM seats.revalidate('atk-5m');
 SELECT try($$CREATE TABLE atk_unrelated (x int)$$);
 DROP TABLE atk_unrelated, atk_ip_child, atk_ip;
 
+-- 5p. A row trigger created on a partitioned parent is cloned to each
+-- partition and replaces a partition's trigger of the same name: renaming a
+-- partition's enforcement trigger, then CREATE OR REPLACE TRIGGER of that
+-- name FOR EACH ROW on the parent, is refused before it runs.
+CREATE TABLE atk_pr (org_id text, role text, active boolean) PARTITION BY LIST (org_id);
+CREATE TABLE atk_pr_1 PARTITION OF atk_pr FOR VALUES IN ('atk-5p');
+SELECT org FROM seats.onboard('atk-5p', 'atk', 1);
+SELECT seats.attach('atk_pr');
+CREATE FUNCTION atk_pr_noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+ALTER TRIGGER broker_seats_insert ON atk_pr_1 RENAME TO hidden;
+SELECT try($$CREATE OR REPLACE TRIGGER hidden AFTER INSERT ON atk_pr FOR EACH ROW EXECUTE FUNCTION atk_pr_noop()$$);
+SELECT count(*) AS partition_enforcement_triggers FROM seats.enforcement_trigger WHERE relation = 'atk_pr_1'::regclass;
+INSERT INTO atk_pr_1 VALUES ('atk-5p', 'broker', true);
+SELECT try($$INSERT INTO atk_pr_1 VALUES ('atk-5p', 'broker', true)$$) LIKE 'SB001:%' AS blocked;
+SELECT seats.detach('atk_pr');
+DROP TABLE atk_pr;
+DROP FUNCTION atk_pr_noop();
+
+-- 5q. One statement that updates seats.subscription (a DBA's writable CTE)
+-- and adds a broker: the counter write sees the same command's update.
+CREATE TABLE atk_cte (org_id text, role text, active boolean);
+SELECT org FROM seats.onboard('atk-5q', 'atk', 1);
+SELECT seats.attach('atk_cte');
+WITH raised AS (UPDATE seats.subscription SET seat_limit = 2 WHERE org = 'atk-5q' RETURNING org)
+INSERT INTO atk_cte SELECT org, 'broker', true FROM raised;
+SELECT seat_limit, seats_used FROM seats.usage WHERE org = 'atk-5q';
+SELECT seats.detach('atk_cte');
+DROP TABLE atk_cte;
+
 ------------------------------------------------------------------------------
 -- 6. Onboarding one org counts its brokers only, through an index on a
 -- bigint org column: 47, 470, 4 and the text key '047' never mix.

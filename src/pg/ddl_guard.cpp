@@ -10,6 +10,8 @@ extern "C" {
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_trigger.h"
 #include "commands/event_trigger.h"
 #include "commands/trigger.h"
@@ -27,7 +29,8 @@ namespace {
 // The oid of seats.<name>(), looked up in schema seats only.
 Oid enforcement_function(const char *name) {
   List *qualified = list_make2(makeString(pstrdup("seats")), makeString(pstrdup(name)));
-  return LookupFuncName(qualified, 0, nullptr, true);
+  const Oid no_arguments[1] = {InvalidOid};
+  return LookupFuncName(qualified, 0, no_arguments, true);
 }
 
 // The function of the trigger `name` on `relid`, or InvalidOid.
@@ -61,17 +64,27 @@ BROKER_SEATS_FUNCTION(seats_ddl_start_guard) {
     PG_RETURN_VOID();
   const auto *stmt = reinterpret_cast<const CreateTrigStmt *>(event->parsetree);
   if (!stmt->replace) PG_RETURN_VOID();
-  // The relation as the command itself will resolve it (same path, same
-  // transaction); a missing one is the command's own error to raise.
-  const Oid relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+  // The relation as the command will resolve it, locked as the command
+  // locks it (so no rename can swap it in between); a missing one is the
+  // command's own error to raise.
+  const Oid relid = RangeVarGetRelidExtended(stmt->relation, ShareRowExclusiveLock, RVR_MISSING_OK, nullptr, nullptr);
   if (!OidIsValid(relid)) PG_RETURN_VOID();
-  const Oid function = pg::trigger_function(relid, stmt->trigname);
-  if (!OidIsValid(function)) PG_RETURN_VOID();
-  if (function == pg::enforcement_function("member_change_trigger") ||
-      function == pg::enforcement_function("member_truncate_trigger"))
-    ereport(ERROR, (errcode(ERRCODE_OBJECT_IN_USE),
-                    errmsg("enforcement trigger \"%s\" on %s cannot be replaced", stmt->trigname,
-                           get_rel_name(relid)),
-                    errhint("Use seats.detach() to stop enforcing seats on a table.")));
+  // A row trigger on a partitioned table is cloned to every partition, and
+  // the clone replaces a partition's trigger of that name: look at them all.
+  List *relations = list_make1_oid(relid);
+  if (stmt->row && get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE)
+    relations = find_all_inheritors(relid, ShareRowExclusiveLock, nullptr);
+  const Oid change_function = pg::enforcement_function("member_change_trigger");
+  const Oid truncate_function = pg::enforcement_function("member_truncate_trigger");
+  ListCell *lc;
+  foreach (lc, relations) {
+    const Oid target = lfirst_oid(lc);
+    const Oid function = pg::trigger_function(target, stmt->trigname);
+    if (OidIsValid(function) && (function == change_function || function == truncate_function))
+      ereport(ERROR, (errcode(ERRCODE_OBJECT_IN_USE),
+                      errmsg("enforcement trigger \"%s\" on %s cannot be replaced", stmt->trigname,
+                             get_rel_name(target)),
+                      errhint("Use seats.detach() to stop enforcing seats on a table.")));
+  }
   PG_RETURN_VOID();
 }

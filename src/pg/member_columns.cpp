@@ -171,6 +171,19 @@ void resolve_member_columns(Relation rel, const char *org_column, const char *ro
   cols.active_kind =
       active_kind_of(rel, active_column, column_type(rel, cols.active_att, &cols.active_len, &cols.active_byval));
 
+  // Enum labels resolved (and refused) before anything is kept in
+  // `context`, which may be CacheMemoryContext.
+  Oid *enum_values = static_cast<Oid *>(palloc(sizeof(Oid) * (role_count + 1)));
+  for (int i = 0; i < role_count; ++i) {
+    enum_values[i] = InvalidOid;
+    if (cols.role_kind != RoleKind::enumeration) continue;
+    enum_values[i] = enum_value(enum_type, roles[i]);
+    if (enum_values[i] == InvalidOid)
+      ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                      errmsg("seat role \"%s\" is not a label of enum type %s (role column \"%s\" of relation \"%s\")",
+                             roles[i], format_type_be(enum_type), role_column, RelationGetRelationName(rel)),
+                      errhint("Name the seat roles exactly as the enum's labels.")));
+  }
   MemoryContext old = MemoryContextSwitchTo(context);
   cols.role_count = role_count;
   cols.roles = static_cast<char **>(palloc(sizeof(char *) * (role_count + 1)));
@@ -179,19 +192,10 @@ void resolve_member_columns(Relation rel, const char *org_column, const char *ro
   for (int i = 0; i < role_count; ++i) {
     cols.roles[i] = pstrdup(roles[i]);
     cols.role_lengths[i] = static_cast<int>(strlen(cols.roles[i]));
-    cols.role_enum_values[i] = InvalidOid;
+    cols.role_enum_values[i] = enum_values[i];
   }
   MemoryContextSwitchTo(old);
-  if (cols.role_kind == RoleKind::enumeration) {
-    for (int i = 0; i < role_count; ++i) {
-      cols.role_enum_values[i] = enum_value(enum_type, cols.roles[i]);
-      if (cols.role_enum_values[i] == InvalidOid)
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("seat role \"%s\" is not a label of enum type %s (role column \"%s\" of relation \"%s\")",
-                               cols.roles[i], format_type_be(enum_type), role_column, RelationGetRelationName(rel)),
-                        errhint("Name the seat roles exactly as the enum's labels.")));
-    }
-  }
+  pfree(enum_values);
   cols.valid = true;
   *out = cols;
 }

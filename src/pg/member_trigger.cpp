@@ -24,6 +24,7 @@
 extern "C" {
 #include "access/tupdesc.h"
 #include "commands/trigger.h"
+#include "executor/executor.h"
 #include "executor/tuptable.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -81,7 +82,7 @@ bool same_seat_columns(const MemberColumns &cols, TupleTableSlot *before, TupleT
 // Transition tuplestores may be read by other triggers too: read through a
 // read pointer of our own, from the start.
 void start_reading(Tuplestorestate *store) {
-  const int pointer = tuplestore_alloc_read_pointer(store, 0);
+  const int pointer = tuplestore_alloc_read_pointer(store, EXEC_FLAG_REWIND);
   tuplestore_select_read_pointer(store, pointer);
   tuplestore_rescan(store);
 }

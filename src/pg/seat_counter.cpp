@@ -26,6 +26,7 @@ extern "C" {
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 }
@@ -76,8 +77,8 @@ const SubscriptionTable &subscription() {
 
 // The counter row's current version, read with the latest snapshot: the
 // org lock is held, so it shows every committed change and none can commit
-// until we do (and at REPEATABLE READ a writer that waited for the lock sees
-// the winner's seat instead of failing to serialize).
+// until we do (at REPEATABLE READ a version the transaction cannot see is
+// then refused with 40001: check_visible_to_transaction).
 struct CounterRow {
   bool found;
   int64 used;
@@ -139,7 +140,19 @@ void forget_org_locks(XactEvent event, void *) {
     org_locks_taken = 0;
 }
 
-bool holds_all_orgs(Oid relid) { return CheckRelationOidLockedByMe(relid, ExclusiveLock, true); }
+// Does this transaction hold the all-organizations lock?
+bool holds_all_orgs(Oid relid) {
+  LOCKTAG tag;
+  SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
+  return LockHeldByMe(&tag, ExclusiveLock) || LockHeldByMe(&tag, AccessExclusiveLock);
+}
+
+LOCKTAG org_lock_tag(const char *org, int length) {
+  const uint64 h = DatumGetUInt64(hash_bytes_extended(reinterpret_cast<const unsigned char *>(org), length, org_lock_seed));
+  LOCKTAG tag;
+  SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, static_cast<uint32>(h >> 32), static_cast<uint32>(h), org_lock_class);
+  return tag;
+}
 
 [[noreturn]] void serialization_failure(const char *org) {
   ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
@@ -226,9 +239,6 @@ void apply_seat_delta(const SubscriptionTable &t, Relation rel, std::string_view
     if (write_counter(rel, t, row, check.used_after, org)) break;
   }
   index_close(index, RowExclusiveLock);
-  // The next counter change in this statement (another trigger of a MERGE,
-  // say) must see this one.
-  CommandCounterIncrement();
 }
 
 }  // namespace
@@ -245,24 +255,34 @@ void lock_org(const char *org, int length) {
     return;
   }
   LockRelationOid(relid, RowExclusiveLock);
-  const uint64 h = DatumGetUInt64(hash_bytes_extended(reinterpret_cast<const unsigned char *>(org), length, org_lock_seed));
-  LOCKTAG tag;
-  SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, static_cast<uint32>(h >> 32), static_cast<uint32>(h), org_lock_class);
+  const LOCKTAG tag = org_lock_tag(org, length);
   if (LockAcquire(&tag, ExclusiveLock, false, false) == LOCKACQUIRE_OK) ++org_locks_taken;
 }
 
-void reserve_org_locks(std::size_t count) {
+void reserve_org_locks(const core::OrgDelta *orgs, std::size_t count) {
   const Oid relid = subscription().relid;
   if (count == 0 || holds_all_orgs(relid)) return;
-  if (org_locks_taken + count > static_cast<std::size_t>(org_lock_limit())) LockRelationOid(relid, ExclusiveLock);
+  // Only the locks this transaction does not hold yet count.
+  std::size_t needed = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (orgs[i].delta == 0) continue;
+    const LOCKTAG tag = org_lock_tag(orgs[i].org.data(), static_cast<int>(orgs[i].org.size()));
+    if (!LockHeldByMe(&tag, ExclusiveLock)) ++needed;
+  }
+  if (needed > 0 && org_locks_taken + needed > static_cast<std::size_t>(org_lock_limit()))
+    LockRelationOid(relid, ExclusiveLock);
 }
 
 void lock_all_orgs() { LockRelationOid(subscription().relid, ExclusiveLock); }
 
 void apply_seat_deltas(const core::OrgDelta *deltas, std::size_t count) {
   if (count == 0) return;
-  reserve_org_locks(count);
+  reserve_org_locks(deltas, count);
   const SubscriptionTable &t = subscription();
+  // See what this command wrote so far (a writable CTE's UPDATE of
+  // seats.subscription, a SQL function's last statement), so that the
+  // counter row read is the one heap_update will find.
+  CommandCounterIncrement();
   // The counter is updated directly in the heap: the same MVCC row version,
   // WAL and concurrency checks as an UPDATE (heap_update, waiting for a
   // concurrent writer, with the crosscheck at REPEATABLE READ), without
@@ -270,11 +290,22 @@ void apply_seat_deltas(const core::OrgDelta *deltas, std::size_t count) {
   // seats.subscription's own triggers and CHECK constraints do not fire
   // for this column.
   Relation rel = table_open(t.relid, RowExclusiveLock);
+  // Each org's tuples and keys in memory of its own, freed as it is done.
+  MemoryContext per_org = AllocSetContextCreate(CurrentMemoryContext, "broker_seats counter", ALLOCSET_SMALL_SIZES);
   for (std::size_t i = 0; i < count; ++i) {
-    // A refusal leaves by a C++ exception; the transaction's abort closes `rel`.
-    if (deltas[i].delta != 0) apply_seat_delta(t, rel, deltas[i].org, deltas[i].delta);
+    if (deltas[i].delta == 0) continue;
+    MemoryContext caller = MemoryContextSwitchTo(per_org);
+    // A refusal leaves by a C++ exception; the transaction's abort closes
+    // `rel` and frees the context.
+    apply_seat_delta(t, rel, deltas[i].org, deltas[i].delta);
+    MemoryContextSwitchTo(caller);
+    MemoryContextReset(per_org);
   }
+  MemoryContextDelete(per_org);
   table_close(rel, RowExclusiveLock);
+  // The orgs of one run are distinct: one increment makes every counter
+  // change visible to what follows (another statement's triggers, say).
+  CommandCounterIncrement();
 }
 
 void register_seat_counter_callbacks() { RegisterXactCallback(forget_org_locks, nullptr); }

@@ -26,9 +26,10 @@ namespace broker_seats::pg {
 // Locks one organization (or nothing, when all are already held).
 void lock_org(const char *org, int length);
 
-// Prepares to lock `count` more organizations in this transaction: takes
-// the all-organizations lock when they would exceed the limit.
-void reserve_org_locks(std::size_t count);
+// Prepares to lock the organizations of `orgs` (those with a non-zero
+// delta): takes the all-organizations lock when the ones this transaction
+// does not hold yet would take it past the limit.
+void reserve_org_locks(const core::OrgDelta *orgs, std::size_t count);
 
 // The all-organizations lock, for recounts over every subscription.
 void lock_all_orgs();

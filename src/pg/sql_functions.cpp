@@ -149,7 +149,7 @@ BROKER_SEATS_FUNCTION(seats_lock_orgs) {
   }
   auto *orgs = static_cast<core::OrgDelta *>(palloc(sizeof(core::OrgDelta) * (kept + 1)));
   const size_t distinct = core::net_deltas(changes, static_cast<size_t>(kept), orgs);
-  pg::reserve_org_locks(distinct);
+  pg::reserve_org_locks(orgs, distinct);
   for (size_t i = 0; i < distinct; ++i) pg::lock_org(orgs[i].org.data(), static_cast<int>(orgs[i].org.size()));
   PG_RETURN_VOID();
 }

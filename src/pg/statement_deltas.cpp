@@ -7,9 +7,6 @@
 
 extern "C" {
 #include "executor/executor.h"
-#include "nodes/parsenodes.h"
-#include "nodes/plannodes.h"
-#include "tcop/pquery.h"
 #include "tcop/utility.h"
 #include "utils/memutils.h"
 }
@@ -163,28 +160,6 @@ void utility_hook(PlannedStmt *statement, const char *query, bool read_only_tree
   if (frame.owns_context) MemoryContextDelete(frame.context);
 }
 
-// Could the statement being run, which no frame covers, fire several
-// enforcement triggers? Judged from the portal's plans; when unsure, yes.
-bool may_fire_several_triggers() {
-  if (ActivePortal == nullptr) return true;
-  ListCell *lc;
-  foreach (lc, ActivePortal->stmts) {
-    const auto *stmt = static_cast<const PlannedStmt *>(lfirst(lc));
-    if (!IsA(stmt, PlannedStmt)) return true;
-    if (stmt->commandType == CMD_UTILITY) {
-      const Node *utility = stmt->utilityStmt;
-      if (IsA(utility, CopyStmt)) continue;
-      if (IsA(utility, TruncateStmt)) {
-        const auto *truncate = reinterpret_cast<const TruncateStmt *>(utility);
-        if (list_length(truncate->relations) == 1 && truncate->behavior != DROP_CASCADE) continue;
-      }
-      return true;
-    }
-    if (stmt->hasModifyingCTE || stmt->commandType == CMD_MERGE) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 void record_seat_deltas(const core::OrgDelta *deltas, std::size_t count) {
@@ -196,10 +171,12 @@ void record_seat_deltas(const core::OrgDelta *deltas, std::size_t count) {
   auto *sorted = static_cast<core::OrgDelta *>(palloc_extended(sizeof(core::OrgDelta) * count, MCXT_ALLOC_HUGE));
   memcpy(static_cast<void *>(sorted), deltas, sizeof(core::OrgDelta) * count);
   core::order_by_org(sorted, count);
-  // The statement that loaded the library has no frame: if it can fire
-  // several of our triggers, their org locks would come in several sorted
-  // runs, so it takes the all-organizations lock instead.
-  if (current_frame == nullptr && nesting == 0 && may_fire_several_triggers()) lock_all_orgs();
+  // The statement that loaded the library has no frame: were it to fire
+  // several of our triggers (ON CONFLICT DO UPDATE, a writable CTE, MERGE,
+  // TRUNCATE of a tree), their org locks would come in several sorted runs.
+  // Once per session (never with the library preloaded), it takes the
+  // all-organizations lock instead.
+  if (current_frame == nullptr && nesting == 0) lock_all_orgs();
   apply_seat_deltas(sorted, count);
 }
 

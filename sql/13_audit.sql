@@ -39,3 +39,5 @@ SET ROLE audit_nobody;
 SELECT try($$SELECT * FROM seats.verify_audit()$$);
 RESET ROLE;
 DROP ROLE audit_nobody;
+-- Without shared_preload_libraries, block recording is off (the test cluster does not preload).
+SELECT enabled, queued, dropped, recorded FROM seats._block_recording();

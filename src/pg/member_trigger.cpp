@@ -167,7 +167,8 @@ BROKER_SEATS_FUNCTION(member_change_trigger) {
   // Phase 3: each organization locked, checked and written once, in org
   // order. Nothing runs SQL or switches rights: the caller's own rights
   // are all the counter path needs.
-  pg::record_seat_deltas(deltas, orgs);
+  const pg::BlockSource source{RelationGetRelid(trigdata->tg_relation), cols.role_count > 0 ? cols.roles[0] : ""};
+  pg::record_seat_deltas(deltas, orgs, &source);
   return PointerGetDatum(nullptr);
 }
 
@@ -199,6 +200,6 @@ BROKER_SEATS_FUNCTION(member_truncate_trigger) {
     changes[n++] = core::SeatChange{std::string_view(entry->org), static_cast<int>(-entry->count)};
   auto *deltas = static_cast<core::OrgDelta *>(palloc_extended(sizeof(core::OrgDelta) * n, MCXT_ALLOC_HUGE));
   const size_t freed = core::net_deltas(changes, n, deltas);
-  pg::record_seat_deltas(deltas, freed);
+  pg::record_seat_deltas(deltas, freed, nullptr);
   return PointerGetDatum(nullptr);
 }

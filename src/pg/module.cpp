@@ -4,11 +4,14 @@
 #include "pg/member_columns.hpp"
 #include "pg/seat_counter.hpp"
 #include "pg/statement_deltas.hpp"
+#include "pg/block_queue.hpp"
+#include "pg/block_worker.hpp"
 
 extern "C" {
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 PG_MODULE_MAGIC;
@@ -34,6 +37,10 @@ int org_lock_limit_setting = 1000;
 
 bool recount_pending_setting = false;
 
+int block_queue_size_setting = 4096;
+int block_flush_interval_setting = 1000;
+char *block_database_setting = nullptr;
+
 }  // namespace
 
 core::Language customer_language() noexcept { return static_cast<core::Language>(language_setting); }
@@ -41,6 +48,12 @@ core::Language customer_language() noexcept { return static_cast<core::Language>
 bool internal_ddl() noexcept { return internal_ddl_setting; }
 
 int org_lock_limit() noexcept { return org_lock_limit_setting; }
+
+int block_queue_size() noexcept { return block_queue_size_setting; }
+
+int block_flush_interval() noexcept { return block_flush_interval_setting; }
+
+const char *block_database() noexcept { return block_database_setting ? block_database_setting : "postgres"; }
 
 }  // namespace broker_seats::pg
 
@@ -64,6 +77,23 @@ void _PG_init(void) {
                           "so statements touching very many organizations fit in max_locks_per_transaction.",
                           &broker_seats::pg::org_lock_limit_setting, broker_seats::pg::org_lock_limit_setting, 0,
                           INT_MAX / 2, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("broker_seats.block_flush_interval", "How often the block recorder writes queued blocks to seats.event.",
+                          nullptr, &broker_seats::pg::block_flush_interval_setting,
+                          broker_seats::pg::block_flush_interval_setting, 10, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS,
+                          nullptr, nullptr, nullptr);
+  // Block recording needs the library preloaded; its server-start settings
+  // can only be defined then (as pg_stat_statements does).
+  if (process_shared_preload_libraries_in_progress) {
+    DefineCustomIntVariable("broker_seats.block_queue_size", "Blocks the shared-memory queue holds until the recorder drains them.",
+                          "A full queue counts further blocks as dropped; writers never wait. Needs a restart.",
+                          &broker_seats::pg::block_queue_size_setting, broker_seats::pg::block_queue_size_setting, 16,
+                          1 << 20, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+    DefineCustomStringVariable("broker_seats.database", "The database whose seats.event the block recorder writes.",
+                             "Blocks in other databases are counted as dropped.", &broker_seats::pg::block_database_setting,
+                             "postgres", PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+    broker_seats::pg::request_block_queue();
+    broker_seats::pg::register_block_worker();
+  }
   MarkGUCPrefixReserved("broker_seats");
   broker_seats::pg::register_member_column_invalidation();
   broker_seats::pg::register_seat_counter_callbacks();

@@ -16,4 +16,11 @@ bool internal_ddl() noexcept;
 // transaction takes before it escalates to the all-organizations lock.
 int org_lock_limit() noexcept;
 
+// Block recording (block_queue.hpp, block_worker.cpp): the ring's slots
+// (server start), how often the worker drains it (ms), and the database it
+// records into.
+int block_queue_size() noexcept;
+int block_flush_interval() noexcept;
+const char *block_database() noexcept;
+
 }  // namespace broker_seats::pg

@@ -2,6 +2,7 @@
 #include "core/messages.hpp"
 #include "core/seat_rules.hpp"
 #include "pg/boundary.hpp"
+#include "pg/block_queue.hpp"
 #include "pg/module.hpp"
 #include "pg/seat_counter.hpp"
 
@@ -216,7 +217,8 @@ bool write_counter(Relation rel, const SubscriptionTable &t, const CounterRow &r
 
 // One org's net change, under its lock. Refusals are thrown as core errors
 // (the entry point's boundary raises them) once every relation is closed.
-void apply_seat_delta(const SubscriptionTable &t, Relation rel, std::string_view org_view, int64 delta) {
+void apply_seat_delta(const SubscriptionTable &t, Relation rel, std::string_view org_view, int64 delta,
+                      const BlockSource *source) {
   char *org = pnstrdup(org_view.data(), org_view.size());
   lock_org(org, static_cast<int>(org_view.size()));
   const Datum key = PointerGetDatum(cstring_to_text_with_len(org, static_cast<int>(org_view.size())));
@@ -232,6 +234,9 @@ void apply_seat_delta(const SubscriptionTable &t, Relation rel, std::string_view
     const core::LimitCheck check = core::check_limit(row.used, row.limit, delta);
     if (!check.allowed) {
       index_close(index, RowExclusiveLock);
+      // The refusal rolls back: the block survives in the recorder's queue.
+      if (source != nullptr)
+        (void)queue_block(org_view, source->relation, source->role ? source->role : "", delta, row.used, row.limit);
       throw core::no_free_seat(org, row.used, row.limit, delta, customer_language());
     }
     if (check.used_after < PG_INT32_MIN || check.used_after > PG_INT32_MAX)
@@ -275,7 +280,7 @@ void reserve_org_locks(const core::OrgDelta *orgs, std::size_t count) {
 
 void lock_all_orgs() { LockRelationOid(subscription().relid, ExclusiveLock); }
 
-void apply_seat_deltas(const core::OrgDelta *deltas, std::size_t count) {
+void apply_seat_deltas(const core::OrgDelta *deltas, std::size_t count, const BlockSource *source) {
   if (count == 0) return;
   reserve_org_locks(deltas, count);
   const SubscriptionTable &t = subscription();
@@ -297,7 +302,7 @@ void apply_seat_deltas(const core::OrgDelta *deltas, std::size_t count) {
     MemoryContext caller = MemoryContextSwitchTo(per_org);
     // A refusal leaves by a C++ exception; the transaction's abort closes
     // `rel` and frees the context.
-    apply_seat_delta(t, rel, deltas[i].org, deltas[i].delta);
+    apply_seat_delta(t, rel, deltas[i].org, deltas[i].delta, source);
     MemoryContextSwitchTo(caller);
     MemoryContextReset(per_org);
   }

@@ -34,11 +34,18 @@ void reserve_org_locks(const core::OrgDelta *orgs, std::size_t count);
 // The all-organizations lock, for recounts over every subscription.
 void lock_all_orgs();
 
+// Where the seats of a statement were asked for: recorded with a block.
+struct BlockSource {
+  Oid relation;
+  const char *role;  // the attachment's (first) seat role; lives in the column cache
+};
+
 // Applies net changes (sorted by org, as core::net_deltas returns them):
 // locks each org, then writes its counter. Raises SB001 when a positive
-// delta would put an org above its limit, SB002 when a positive delta
+// delta would put an org above its limit (queueing the block for the
+// recorder first, when `source` is given), SB002 when a positive delta
 // names an org with no subscription.
-void apply_seat_deltas(const core::OrgDelta *deltas, std::size_t count);
+void apply_seat_deltas(const core::OrgDelta *deltas, std::size_t count, const BlockSource *source = nullptr);
 
 void register_seat_counter_callbacks();
 

@@ -8,6 +8,7 @@
 #include "pg/boundary.hpp"
 #include "pg/module.hpp"
 #include "pg/member_columns.hpp"
+#include "pg/block_queue.hpp"
 #include "pg/seat_count.hpp"
 #include "pg/seat_counter.hpp"
 
@@ -265,6 +266,19 @@ BROKER_SEATS_FUNCTION(seats_seat_counts) {
   return (Datum)0;
 }
 
+
+// seats._block_recording(): the block queue's counters.
+BROKER_SEATS_FUNCTION(seats_block_recording) {
+  const pg::BlockQueueStats stats = pg::block_queue_stats();
+  InitMaterializedSRF(fcinfo, 0);
+  auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+  Datum values[5] = {BoolGetDatum(stats.enabled), Int64GetDatum(static_cast<int64>(stats.queued)),
+                     Int64GetDatum(static_cast<int64>(stats.dropped)), Int64GetDatum(static_cast<int64>(stats.recorded)),
+                     Int64GetDatum(static_cast<int64>(stats.capacity))};
+  bool nulls[5] = {false, false, false, false, false};
+  tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+  return (Datum)0;
+}
 
 // seats._in_transaction_block(): inside BEGIN ... COMMIT (where a procedure
 // that commits per batch cannot run).

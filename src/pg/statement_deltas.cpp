@@ -25,6 +25,8 @@ struct Frame {
   core::OrgDelta *deltas;
   std::size_t count;
   std::size_t capacity;
+  bool has_source;
+  BlockSource source;  // the first trigger that asked for seats
   Frame *outer;
 };
 
@@ -71,7 +73,7 @@ Datum flush_body(Frame *frame) {
     else
       frame->deltas[kept++] = frame->deltas[i];
   }
-  apply_seat_deltas(frame->deltas, kept);
+  apply_seat_deltas(frame->deltas, kept, frame->has_source ? &frame->source : nullptr);
   return 0;
 }
 
@@ -91,6 +93,7 @@ void open_frame(Frame *frame, MemoryContext parent, MemoryContext context) {
   frame->deltas = nullptr;
   frame->count = 0;
   frame->capacity = 0;
+  frame->has_source = false;
   frame->outer = current_frame;
   current_frame = frame;
 }
@@ -162,10 +165,17 @@ void utility_hook(PlannedStmt *statement, const char *query, bool read_only_tree
 
 }  // namespace
 
-void record_seat_deltas(const core::OrgDelta *deltas, std::size_t count) {
+void record_seat_deltas(const core::OrgDelta *deltas, std::size_t count, const BlockSource *source) {
   if (count == 0) return;
   if (current_frame != nullptr && current_frame->depth == nesting) {
     add_to_frame(current_frame, deltas, count);
+    if (source != nullptr && !current_frame->has_source) {
+      // The role text lives in the column cache, which an invalidation may
+      // rebuild before the statement ends: keep a copy.
+      current_frame->source.relation = source->relation;
+      current_frame->source.role = MemoryContextStrdup(current_frame->context, source->role ? source->role : "");
+      current_frame->has_source = true;
+    }
     return;
   }
   auto *sorted = static_cast<core::OrgDelta *>(palloc_extended(sizeof(core::OrgDelta) * count, MCXT_ALLOC_HUGE));
@@ -177,7 +187,7 @@ void record_seat_deltas(const core::OrgDelta *deltas, std::size_t count) {
   // Once per session (never with the library preloaded), it takes the
   // all-organizations lock instead.
   if (current_frame == nullptr && nesting == 0) lock_all_orgs();
-  apply_seat_deltas(sorted, count);
+  apply_seat_deltas(sorted, count, source);
 }
 
 void install_statement_hooks() {

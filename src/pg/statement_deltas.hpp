@@ -19,11 +19,13 @@
 #include <cstddef>
 
 #include "core/seat_rules.hpp"
+#include "pg/seat_counter.hpp"
 
 namespace broker_seats::pg {
 
 // Applies `deltas` (any order) at the end of the current statement, or now.
-void record_seat_deltas(const core::OrgDelta *deltas, std::size_t count);
+// `source` (may be null) says where a refused seat was asked for.
+void record_seat_deltas(const core::OrgDelta *deltas, std::size_t count, const BlockSource *source);
 
 void install_statement_hooks();
 

@@ -875,6 +875,31 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION seats._record_block(p_org text, p_at timestamptz, p_table oid, p_role text,
+                                    p_requested bigint, p_used bigint, p_limit bigint)
+    RETURNS void LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM seats.subscription s WHERE s.org = p_org) THEN
+        RETURN;  -- offboarded since
+    END IF;
+    PERFORM seats._log_event(p_org, 'seat_blocked',
+                             jsonb_build_object('table', p_table::regclass::text,
+                                                'role', p_role, 'requested', p_requested,
+                                                'used', p_used, 'limit', p_limit),
+                             p_at);
+    UPDATE seats.subscription s
+       SET block_episode_started_at = coalesce(s.block_episode_started_at, p_at),
+           block_episode_blocks = s.block_episode_blocks + 1,
+           last_block_at = greatest(s.last_block_at, p_at)
+     WHERE s.org = p_org;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._block_recording()
+    RETURNS TABLE (enabled boolean, queued bigint, dropped bigint, recorded bigint, capacity bigint)
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_block_recording';
+
 -- Privileges as a fresh install has them: new functions and views too.
 REVOKE ALL ON ALL TABLES IN SCHEMA seats FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA seats FROM PUBLIC;

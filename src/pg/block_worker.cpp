@@ -1,0 +1,137 @@
+// The block recorder: a background worker (registered when the library is
+// preloaded) that drains the shared-memory block queue into seats.event of
+// the database named by broker_seats.database, every
+// broker_seats.block_flush_interval, in transactions of its own. It takes
+// the org locks like any writer of the audit chain; writers never wait for
+// it. On SIGTERM (a clean shutdown) it drains what is queued, then exits;
+// the postmaster restarts it a second after it dies.
+#include "pg/block_worker.hpp"
+#include "pg/module.hpp"
+#include "pg/block_queue.hpp"
+
+extern "C" {
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+PGDLLEXPORT void broker_seats_block_worker(Datum);
+}
+
+namespace broker_seats::pg {
+namespace {
+
+volatile sig_atomic_t shutdown_requested = false;
+
+void on_sigterm(SIGNAL_ARGS) {
+  const int saved_errno = errno;
+  shutdown_requested = true;
+  SetLatch(MyLatch);
+  errno = saved_errno;
+}
+
+constexpr std::size_t batch_max = 512;
+BlockRecord batch[batch_max];
+
+// Writes one batch in one transaction; blocks of other databases, or of a
+// database without the extension, are counted as dropped.
+void write_batch(std::size_t n) {
+  SetCurrentStatementStartTimestamp();
+  StartTransactionCommand();
+  if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+  PushActiveSnapshot(GetTransactionSnapshot());
+  pgstat_report_activity(STATE_RUNNING, "recording seat blocks");
+  const bool installed =
+      SPI_execute("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'broker_seats'", true, 1) == SPI_OK_SELECT &&
+      SPI_processed == 1;
+  uint64 written = 0, dropped = 0;
+  Oid types[7] = {TEXTOID, TIMESTAMPTZOID, OIDOID, TEXTOID, INT8OID, INT8OID, INT8OID};
+  for (std::size_t i = 0; i < n; ++i) {
+    const BlockRecord &r = batch[i];
+    if (!installed || r.database != MyDatabaseId || r.org_truncated) {
+      ++dropped;
+      continue;
+    }
+    Datum values[7] = {CStringGetTextDatum(r.org),        TimestampTzGetDatum(r.at), ObjectIdGetDatum(r.relation),
+                       CStringGetTextDatum(r.role),       Int64GetDatum(r.requested), Int64GetDatum(r.used),
+                       Int64GetDatum(r.limit)};
+    if (SPI_execute_with_args("SELECT seats._record_block($1, $2, $3, $4, $5, $6, $7)", 7, types, values, nullptr,
+                              false, 0) != SPI_OK_SELECT)
+      elog(ERROR, "could not record a seat block of \"%s\"", r.org);
+    ++written;
+  }
+  SPI_finish();
+  PopActiveSnapshot();
+  CommitTransactionCommand();
+  pgstat_report_activity(STATE_IDLE, nullptr);
+  count_recorded(written);
+  count_dropped(dropped);
+  if (dropped > 0)
+    ereport(LOG, (errmsg("broker_seats block recorder: %llu block(s) not recorded", static_cast<unsigned long long>(dropped)),
+                  errdetail("It records the blocks of database \"%s\" that has the extension.", block_database())));
+}
+
+void drain() {
+  for (;;) {
+    const std::size_t n = take_blocks(batch, batch_max);
+    if (n == 0) return;
+    write_batch(n);
+  }
+}
+
+}  // namespace
+
+void register_block_worker() {
+  BackgroundWorker worker;
+  memset(&worker, 0, sizeof worker);
+  worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+  worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+  worker.bgw_restart_time = 1;
+  strlcpy(worker.bgw_library_name, "broker_seats", BGW_MAXLEN);
+  strlcpy(worker.bgw_function_name, "broker_seats_block_worker", BGW_MAXLEN);
+  strlcpy(worker.bgw_name, "broker_seats block recorder", BGW_MAXLEN);
+  strlcpy(worker.bgw_type, "broker_seats block recorder", BGW_MAXLEN);
+  RegisterBackgroundWorker(&worker);
+}
+
+}  // namespace broker_seats::pg
+
+using namespace broker_seats;
+
+// The worker's entry point. Plain C: nothing here is C++ with destructors,
+// and an ERROR ends the process (the postmaster starts it again).
+void broker_seats_block_worker(Datum) {
+  pqsignal(SIGTERM, pg::on_sigterm);
+  pqsignal(SIGHUP, SignalHandlerForConfigReload);
+  BackgroundWorkerUnblockSignals();
+  BackgroundWorkerInitializeConnection(pg::block_database(), nullptr, 0);
+  pg::set_block_worker_latch(MyLatch);
+  while (!pg::shutdown_requested) {
+    (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, pg::block_flush_interval(),
+                    PG_WAIT_EXTENSION);
+    ResetLatch(MyLatch);
+    CHECK_FOR_INTERRUPTS();
+    if (ConfigReloadPending) {
+      ConfigReloadPending = false;
+      ProcessConfigFile(PGC_SIGHUP);
+    }
+    pg::drain();
+  }
+  // SIGTERM: at a clean shutdown nothing queued is left behind. Exit code 1
+  // so that the postmaster starts the recorder again when it was only this
+  // process that was terminated (pg_terminate_backend).
+  pg::drain();
+  pg::set_block_worker_latch(nullptr);
+  proc_exit(1);
+}

@@ -1,0 +1,121 @@
+# Blocks are recorded although their transaction rolls back (SPEC §5): with
+# the library preloaded, every SB001 goes to a shared-memory queue that the
+# extension's background worker writes to seats.event. A rolled-back block
+# is there within 2 s; two sessions blocked at once are both recorded; a
+# burst larger than the queue is counted as dropped and no writer waits;
+# a clean restart loses nothing queued; an immediate stop corrupts neither
+# the queue nor the audit chain; a terminated worker comes back.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time);
+
+my $node = PostgreSQL::Test::Cluster->new('blocks');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'broker_seats'
+broker_seats.block_flush_interval = 200ms
+broker_seats.block_queue_size = 16
+});
+$node->start;
+
+$node->safe_psql('postgres', q{
+  CREATE EXTENSION broker_seats;
+  CREATE TABLE members (id serial PRIMARY KEY, org_id text, role text, active boolean DEFAULT true);
+  SELECT seats.create_plan('pro', 10);
+  SELECT seats.onboard('full', 'pro', 1);
+  SELECT seats.attach('members');
+  INSERT INTO members (org_id, role) VALUES ('full', 'broker');
+});
+
+my $blocked_sql = q{INSERT INTO members (org_id, role) VALUES ('full', 'broker')};
+my $events_sql = q{SELECT count(*) FROM seats.event WHERE org = 'full' AND kind = 'seat_blocked'};
+
+is($node->safe_psql('postgres', q{SELECT enabled FROM seats._block_recording()}), 't', 'block recording is on');
+is($node->safe_psql('postgres',
+	q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'broker_seats block recorder'}),
+	'1', 'the recorder shows in pg_stat_activity under its name');
+
+# 1. A rolled-back block is recorded within 2 s.
+my ($rc, $out, $err) = $node->psql('postgres', "BEGIN; $blocked_sql; COMMIT;");
+like($err, qr/1\/1/, 'the insert is refused (SB001)');
+my $start = time;
+ok($node->poll_query_until('postgres', "SELECT ($events_sql) = 1"), 'the block is in seats.event');
+cmp_ok(time - $start, '<', 2, 'within 2 seconds');
+is($node->safe_psql('postgres',
+	q{SELECT detail->>'table' || ' ' || (detail->>'role') || ' ' || (detail->>'requested') || ' '
+	         || (detail->>'used') || '/' || (detail->>'limit')
+	    FROM seats.event WHERE org = 'full' AND kind = 'seat_blocked'}),
+	'members broker 1 1/1', 'with the member table, role, requested seats and used/limit');
+is($node->safe_psql('postgres',
+	q{SELECT block_episode_started_at IS NOT NULL AND block_episode_blocks = 1 FROM seats.subscription WHERE org = 'full'}),
+	't', 'the block opened an episode');
+
+# 2. Two sessions blocked on the same org at once: both recorded.
+my $s1 = $node->background_psql('postgres', on_error_stop => 0);
+my $s2 = $node->background_psql('postgres', on_error_stop => 0);
+$s1->query_safe('BEGIN');
+$s2->query_safe('BEGIN');
+$s1->query("$blocked_sql");
+$s2->query("$blocked_sql");
+$s1->query('ROLLBACK');
+$s2->query('ROLLBACK');
+$s1->quit;
+$s2->quit;
+ok($node->poll_query_until('postgres', "SELECT ($events_sql) = 3"), 'both concurrent blocks are recorded');
+
+# 3. A burst larger than the queue (16): counted, never waited for.
+my ($before_recorded, $before_dropped) = split /\|/,
+	$node->safe_psql('postgres', q{SELECT recorded, dropped FROM seats._block_recording()});
+$start = time;
+$node->safe_psql('postgres', qq{
+  DO \$\$ BEGIN
+    FOR i IN 1..200 LOOP
+      BEGIN $blocked_sql; EXCEPTION WHEN sqlstate 'SB001' THEN NULL; END;
+    END LOOP;
+  END \$\$});
+my $burst_time = time - $start;
+cmp_ok($burst_time, '<', 5, "200 refused writes took $burst_time s: no writer waited on the queue");
+ok($node->poll_query_until('postgres', q{SELECT queued = 0 FROM seats._block_recording()}), 'the queue drains');
+my ($recorded, $dropped) = split /\|/,
+	$node->safe_psql('postgres', q{SELECT recorded, dropped FROM seats._block_recording()});
+cmp_ok($dropped - $before_dropped, '>', 0, 'blocks beyond the queue are counted as dropped');
+is(($recorded - $before_recorded) + ($dropped - $before_dropped), 200, 'every block is recorded or counted');
+is($node->safe_psql('postgres', $events_sql), 3 + ($recorded - $before_recorded), 'recorded blocks are events');
+
+# 4. A clean restart loses nothing queued: the recorder drains at shutdown.
+$node->safe_psql('postgres', q{ALTER SYSTEM SET broker_seats.block_flush_interval = '1h'});
+$node->reload;
+sleep 1;
+my $events_before = $node->safe_psql('postgres', $events_sql);
+$node->psql('postgres', $blocked_sql) for 1 .. 3;
+is($node->safe_psql('postgres', q{SELECT queued FROM seats._block_recording()}), '3', 'three blocks wait in the queue');
+$node->restart(mode => 'fast');
+is($node->safe_psql('postgres', $events_sql), $events_before + 3, 'after pg_ctl restart -m fast they are recorded');
+
+# 5. An immediate stop: queued blocks may be lost, nothing is corrupted.
+$node->psql('postgres', $blocked_sql) for 1 .. 2;
+$node->stop('immediate');
+$node->start;
+is($node->safe_psql('postgres', q{SELECT bool_and(ok) FROM seats.verify_audit()}), 't', 'the audit chains verify after a crash');
+$node->safe_psql('postgres', q{ALTER SYSTEM RESET broker_seats.block_flush_interval});
+$node->reload;
+$events_before = $node->safe_psql('postgres', $events_sql);
+$node->psql('postgres', $blocked_sql);
+ok($node->poll_query_until('postgres', "SELECT ($events_sql) = $events_before + 1"), 'recording works after the crash');
+
+# 6. The worker comes back after pg_terminate_backend.
+my $pid = $node->safe_psql('postgres',
+	q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'broker_seats block recorder'});
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'broker_seats block recorder' AND pid <> $pid"),
+	'a terminated recorder is restarted');
+$events_before = $node->safe_psql('postgres', $events_sql);
+$node->psql('postgres', $blocked_sql);
+ok($node->poll_query_until('postgres', "SELECT ($events_sql) = $events_before + 1"), 'and records again');
+
+$node->stop;
+done_testing();

@@ -82,12 +82,32 @@ void write_batch(std::size_t n) {
                   errdetail("It records the blocks of database \"%s\" that has the extension.", block_database())));
 }
 
+// Writes up the block episodes that seat acquisitions or upgrades ended
+// since the last wake (seats._log_resolved_episodes), in one transaction.
+void close_episodes() {
+  SetCurrentStatementStartTimestamp();
+  StartTransactionCommand();
+  if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+  PushActiveSnapshot(GetTransactionSnapshot());
+  if (SPI_execute("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'broker_seats'", true, 1) == SPI_OK_SELECT &&
+      SPI_processed == 1) {
+    pgstat_report_activity(STATE_RUNNING, "closing block episodes");
+    if (SPI_execute("SELECT seats._log_resolved_episodes()", false, 0) != SPI_OK_SELECT)
+      elog(ERROR, "could not close block episodes");
+  }
+  SPI_finish();
+  PopActiveSnapshot();
+  CommitTransactionCommand();
+  pgstat_report_activity(STATE_IDLE, nullptr);
+}
+
 void drain() {
   for (;;) {
     const std::size_t n = take_blocks(batch, batch_max);
-    if (n == 0) return;
+    if (n == 0) break;
     write_batch(n);
   }
+  close_episodes();
 }
 
 }  // namespace

@@ -1,4 +1,6 @@
 // The seat counter (see seat_counter.hpp for the lock scheme).
+#include <algorithm>
+
 #include "core/messages.hpp"
 #include "core/seat_rules.hpp"
 #include "pg/boundary.hpp"
@@ -44,9 +46,10 @@ struct SubscriptionTable {
   Oid relid;
   Oid org_index;  // the primary key on org
   AttrNumber org_att, limit_att, used_att;
+  AttrNumber episode_started_att, episode_resolved_att;
 };
 
-SubscriptionTable subscription_table = {InvalidOid, InvalidOid, 0, 0, 0};
+SubscriptionTable subscription_table = {InvalidOid, InvalidOid, 0, 0, 0, 0, 0};
 bool table_callback_registered = false;
 
 void forget_table(Datum, Oid relid) {
@@ -68,8 +71,14 @@ const SubscriptionTable &subscription() {
   const Oid relid = get_relname_relid("subscription", get_namespace_oid("seats", false));
   if (relid == InvalidOid) elog(ERROR, "seats.subscription does not exist");
   Relation rel = table_open(relid, AccessShareLock);
-  SubscriptionTable t{relid, RelationGetPrimaryKeyIndex(rel), attribute(rel, "org"), attribute(rel, "seat_limit"),
-                      attribute(rel, "seats_used")};
+  SubscriptionTable t{relid,
+                      RelationGetPrimaryKeyIndex(rel),
+                      attribute(rel, "org"),
+                      attribute(rel, "seat_limit"),
+                      attribute(rel, "seats_used"),
+                      attribute(rel, "block_episode_started_at"),
+                      // Absent from a 1.0 schema not yet updated: no episodes end then.
+                      get_attnum(relid, "block_episode_resolved_at")};
   table_close(rel, AccessShareLock);
   if (t.org_index == InvalidOid) elog(ERROR, "seats.subscription has no primary key");
   subscription_table = t;
@@ -84,6 +93,8 @@ struct CounterRow {
   bool found;
   int64 used;
   int64 limit;
+  bool episode_open;  // a block episode started and not yet resolved
+  TimestampTz episode_started;
   HeapTuple tuple;  // a copy, for the update
 };
 
@@ -94,12 +105,17 @@ CounterRow read_counter(Relation rel, Relation index, const SubscriptionTable &t
   IndexScanDesc scan = index_beginscan(rel, index, snapshot, 1, 0);
   index_rescan(scan, &key, 1, nullptr, 0);
   TupleTableSlot *slot = table_slot_create(rel, nullptr);
-  CounterRow row{false, 0, 0, nullptr};
+  CounterRow row{false, 0, 0, false, 0, nullptr};
   if (index_getnext_slot(scan, ForwardScanDirection, slot)) {
     bool isnull;
     row.found = true;
     row.used = DatumGetInt32(slot_getattr(slot, t.used_att, &isnull));
     row.limit = DatumGetInt32(slot_getattr(slot, t.limit_att, &isnull));
+    bool started_null, resolved_null = true;
+    const Datum started = slot_getattr(slot, t.episode_started_att, &started_null);
+    if (t.episode_resolved_att != InvalidAttrNumber) (void)slot_getattr(slot, t.episode_resolved_att, &resolved_null);
+    row.episode_open = t.episode_resolved_att != InvalidAttrNumber && !started_null && resolved_null;
+    if (row.episode_open) row.episode_started = DatumGetTimestampTz(started);
     row.tuple = ExecCopySlotHeapTuple(slot);
   }
   ExecDropSingleTupleTableSlot(slot);
@@ -180,13 +196,20 @@ void check_visible_to_transaction(Relation rel, const CounterRow &row, const cha
 // lock, now committed): at READ COMMITTED the caller reads it again and
 // judges the newest version, as an UPDATE would.
 bool write_counter(Relation rel, const SubscriptionTable &t, const CounterRow &row, int64 used_after,
-                   const char *org) {
+                   bool resolve_episode, const char *org) {
   TupleDesc desc = RelationGetDescr(rel);
   Datum *values = static_cast<Datum *>(palloc0(sizeof(Datum) * desc->natts));
   bool *nulls = static_cast<bool *>(palloc0(sizeof(bool) * desc->natts));
   bool *replace = static_cast<bool *>(palloc0(sizeof(bool) * desc->natts));
   values[t.used_att - 1] = Int32GetDatum(static_cast<int32>(used_after));
   replace[t.used_att - 1] = true;
+  if (resolve_episode) {
+    // A seat acquired ends the org's block episode (SPEC §5), in this very
+    // row version: if the statement rolls back, so does the end.
+    values[t.episode_resolved_att - 1] =
+        TimestampTzGetDatum(std::max(GetCurrentStatementStartTimestamp(), row.episode_started));
+    replace[t.episode_resolved_att - 1] = true;
+  }
   HeapTuple updated = heap_modify_tuple(row.tuple, desc, values, nulls, replace);
   TM_FailureData failure;
   LockTupleMode mode;
@@ -241,7 +264,7 @@ void apply_seat_delta(const SubscriptionTable &t, Relation rel, std::string_view
     }
     if (check.used_after < PG_INT32_MIN || check.used_after > PG_INT32_MAX)
       ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE), errmsg("seats_used of \"%s\" out of range", org)));
-    if (write_counter(rel, t, row, check.used_after, org)) break;
+    if (write_counter(rel, t, row, check.used_after, delta > 0 && row.episode_open, org)) break;
   }
   index_close(index, RowExclusiveLock);
 }

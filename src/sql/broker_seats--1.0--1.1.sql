@@ -22,6 +22,8 @@ ALTER TABLE seats.event ALTER COLUMN org SET NOT NULL;
 ALTER TABLE seats.event DROP CONSTRAINT event_pkey;
 ALTER TABLE seats.event ADD PRIMARY KEY (org, id);
 DROP INDEX seats.event_org_id;
+ALTER TABLE seats.subscription ADD COLUMN block_episode_resolved_at timestamptz;
+CREATE INDEX subscription_resolved_episode ON seats.subscription (block_episode_resolved_at);
 COMMENT ON TABLE seats.event IS 'Append-only audit trail, hash-chained per organization (org '''': the global chain)';
 
 DROP FUNCTION seats._seat_counts(text);
@@ -726,7 +728,14 @@ AS $$
 DECLARE
     v_superseded bigint;
 BEGIN
-    UPDATE seats.subscription s SET seat_limit = p_change.to_limit, updated_at = now() WHERE s.org = p_change.org;
+    -- An upgrade ends the org's open block episode (SPEC §5).
+    UPDATE seats.subscription s
+       SET seat_limit = p_change.to_limit, updated_at = now(),
+           block_episode_resolved_at = CASE WHEN s.block_episode_started_at IS NOT NULL
+                                             AND s.block_episode_resolved_at IS NULL
+                                            THEN greatest(p_at, s.block_episode_started_at)
+                                            ELSE s.block_episode_resolved_at END
+     WHERE s.org = p_change.org;
     FOR v_superseded IN
         UPDATE seats.change c SET status = 'superseded'
          WHERE c.org = p_change.org AND c.kind = 'downgrade' AND c.status IN ('scheduled', 'blocked', 'held')
@@ -859,6 +868,9 @@ BEGIN
          WHERE e.at >= p_from AND e.at < p_to
            AND e.kind IN ('downgrade_applied', 'downgrade_blocked', 'downgrade_held', 'seat_blocked')
          GROUP BY e.kind),
+    episodes AS (
+        SELECT avg((e.detail->>'resolution_seconds')::numeric) AS seconds FROM seats.event e
+         WHERE e.kind = 'block_episode_closed' AND e.at >= p_from AND e.at < p_to),
     up AS (
         SELECT c.currency::text AS currency, count(*) AS n, sum(c.amount) AS amount FROM seats.change c
          WHERE c.kind = 'upgrade' AND c.applied_at >= p_from AND c.applied_at < p_to
@@ -871,7 +883,7 @@ BEGIN
            CASE WHEN (SELECT count(*) FROM up) <= 1 THEN coalesce((SELECT sum(amount) FROM up), 0) END,
            coalesce((SELECT jsonb_object_agg(currency, amount::text) FROM up), '{}'),
            coalesce((SELECT n FROM ev WHERE kind = 'seat_blocked'), 0),
-           NULL::interval;
+           (SELECT make_interval(secs => seconds::double precision) FROM episodes);
 END
 $$;
 
@@ -888,11 +900,56 @@ BEGIN
                                                 'role', p_role, 'requested', p_requested,
                                                 'used', p_used, 'limit', p_limit),
                              p_at);
+    -- A block from before the acquisition that ended its episode (written
+    -- late) belongs to that episode.
+    UPDATE seats.subscription s
+       SET block_episode_blocks = s.block_episode_blocks + 1, last_block_at = greatest(s.last_block_at, p_at)
+     WHERE s.org = p_org AND s.block_episode_resolved_at IS NOT NULL AND p_at <= s.block_episode_resolved_at;
+    IF FOUND THEN
+        RETURN;
+    END IF;
+    -- An episode that ended before this block is written up first.
+    PERFORM seats._log_resolved_episodes(p_org);
     UPDATE seats.subscription s
        SET block_episode_started_at = coalesce(s.block_episode_started_at, p_at),
            block_episode_blocks = s.block_episode_blocks + 1,
            last_block_at = greatest(s.last_block_at, p_at)
      WHERE s.org = p_org;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._log_resolved_episodes(p_org text DEFAULT NULL) RETURNS int
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    r record;
+    v_done int := 0;
+BEGIN
+    FOR r IN
+        SELECT s.org FROM seats.subscription s
+         WHERE s.block_episode_resolved_at IS NOT NULL AND (p_org IS NULL OR s.org = p_org)
+         ORDER BY s.org COLLATE "C"
+    LOOP
+        PERFORM seats._lock_orgs(ARRAY[r.org]);
+        -- Read again under the lock: a concurrent run may have written it.
+        FOR r IN
+            SELECT s.org, s.block_episode_started_at AS started_at, s.block_episode_resolved_at AS resolved_at,
+                   s.block_episode_blocks AS blocks
+              FROM seats.subscription s
+             WHERE s.org = r.org AND s.block_episode_resolved_at IS NOT NULL
+        LOOP
+            PERFORM seats._log_event(r.org, 'block_episode_closed',
+                jsonb_build_object('started_at', r.started_at, 'resolved_at', r.resolved_at, 'blocks', r.blocks,
+                                   'resolution_seconds',
+                                   extract(epoch FROM r.resolved_at - r.started_at)::numeric::text),
+                r.resolved_at);
+            UPDATE seats.subscription s
+               SET block_episode_started_at = NULL, block_episode_resolved_at = NULL, block_episode_blocks = 0
+             WHERE s.org = r.org;
+            v_done := v_done + 1;
+        END LOOP;
+    END LOOP;
+    RETURN v_done;
 END
 $$;
 

@@ -117,5 +117,38 @@ $events_before = $node->safe_psql('postgres', $events_sql);
 $node->psql('postgres', $blocked_sql);
 ok($node->poll_query_until('postgres', "SELECT ($events_sql) = $events_before + 1"), 'and records again');
 
+# 7. Block episodes end at the next seat acquisition (not one rolled back)
+# or upgrade; cycle_report averages their resolution.
+$node->safe_psql('postgres', q{SELECT seats.onboard('ep', 'pro', 1)});
+$node->safe_psql('postgres', q{INSERT INTO members (org_id, role) VALUES ('ep', 'broker')});
+$node->psql('postgres', q{INSERT INTO members (org_id, role) VALUES ('ep', 'broker')});
+ok($node->poll_query_until('postgres',
+	q{SELECT block_episode_started_at IS NOT NULL FROM seats.subscription WHERE org = 'ep'}), 'a block opens an episode');
+my $closed_sql = q{SELECT count(*) FROM seats.event WHERE org = 'ep' AND kind = 'block_episode_closed'};
+$node->safe_psql('postgres', q{
+  BEGIN;
+  UPDATE members SET active = false WHERE org_id = 'ep';
+  INSERT INTO members (org_id, role) VALUES ('ep', 'broker');
+  ROLLBACK;});
+sleep 1;
+is($node->safe_psql('postgres', $closed_sql), '0', 'an acquisition that rolled back ends nothing');
+$node->safe_psql('postgres', q{UPDATE members SET active = false WHERE org_id = 'ep'});
+$node->safe_psql('postgres', q{INSERT INTO members (org_id, role) VALUES ('ep', 'broker')});
+ok($node->poll_query_until('postgres', "SELECT ($closed_sql) = 1"), 'the seat acquisition that commits ends it');
+is($node->safe_psql('postgres',
+	q{SELECT block_episode_started_at IS NULL AND block_episode_resolved_at IS NULL AND block_episode_blocks = 0
+	    FROM seats.subscription WHERE org = 'ep'}), 't', 'and the episode is cleared');
+is($node->safe_psql('postgres',
+	q{SELECT (detail->>'blocks')::int = 1 AND (detail->>'resolution_seconds')::numeric >= 0
+	    FROM seats.event WHERE org = 'ep' AND kind = 'block_episode_closed'}), 't', 'with its blocks and resolution time');
+$node->safe_psql('postgres', q{SELECT seats.upgrade('full', 5)});
+ok($node->poll_query_until('postgres',
+	q{SELECT count(*) = 1 FROM seats.event WHERE org = 'full' AND kind = 'block_episode_closed'}), 'an upgrade ends an episode');
+is($node->safe_psql('postgres',
+	q{SELECT mean_block_resolution IS NOT NULL AND blocks > 0
+	    FROM seats.cycle_report(now() - interval '1 day', now() + interval '1 day')}),
+	't', 'the cycle report counts the blocks and averages the episodes');
+is($node->safe_psql('postgres', q{SELECT bool_and(ok) FROM seats.verify_audit()}), 't', 'every chain verifies');
+
 $node->stop;
 done_testing();

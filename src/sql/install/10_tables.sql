@@ -36,8 +36,13 @@ CREATE TABLE seats.subscription (
     block_episode_blocks     integer NOT NULL DEFAULT 0,
     last_block_at   timestamptz,
     created_at      timestamptz NOT NULL DEFAULT now(),
-    updated_at      timestamptz NOT NULL DEFAULT now()
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    -- Set, in the same row version, by the seat acquisition or upgrade that
+    -- ends an open episode; the block recorder then writes its
+    -- block_episode_closed event and clears the episode.
+    block_episode_resolved_at timestamptz
 );
+CREATE INDEX subscription_resolved_episode ON seats.subscription (block_episode_resolved_at);
 COMMENT ON TABLE seats.subscription IS 'One row per organization: plan, seat limit, maintained seats_used counter, current cycle';
 
 -- Per-organization tables lead their keys with the org (so that they can

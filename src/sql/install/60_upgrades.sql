@@ -150,7 +150,14 @@ AS $$
 DECLARE
     v_superseded bigint;
 BEGIN
-    UPDATE seats.subscription s SET seat_limit = p_change.to_limit, updated_at = now() WHERE s.org = p_change.org;
+    -- An upgrade ends the org's open block episode (SPEC §5).
+    UPDATE seats.subscription s
+       SET seat_limit = p_change.to_limit, updated_at = now(),
+           block_episode_resolved_at = CASE WHEN s.block_episode_started_at IS NOT NULL
+                                             AND s.block_episode_resolved_at IS NULL
+                                            THEN greatest(p_at, s.block_episode_started_at)
+                                            ELSE s.block_episode_resolved_at END
+     WHERE s.org = p_change.org;
     FOR v_superseded IN
         UPDATE seats.change c SET status = 'superseded'
          WHERE c.org = p_change.org AND c.kind = 'downgrade' AND c.status IN ('scheduled', 'blocked', 'held')

@@ -292,6 +292,9 @@ BEGIN
          WHERE e.at >= p_from AND e.at < p_to
            AND e.kind IN ('downgrade_applied', 'downgrade_blocked', 'downgrade_held', 'seat_blocked')
          GROUP BY e.kind),
+    episodes AS (
+        SELECT avg((e.detail->>'resolution_seconds')::numeric) AS seconds FROM seats.event e
+         WHERE e.kind = 'block_episode_closed' AND e.at >= p_from AND e.at < p_to),
     up AS (
         SELECT c.currency::text AS currency, count(*) AS n, sum(c.amount) AS amount FROM seats.change c
          WHERE c.kind = 'upgrade' AND c.applied_at >= p_from AND c.applied_at < p_to
@@ -304,7 +307,7 @@ BEGIN
            CASE WHEN (SELECT count(*) FROM up) <= 1 THEN coalesce((SELECT sum(amount) FROM up), 0) END,
            coalesce((SELECT jsonb_object_agg(currency, amount::text) FROM up), '{}'),
            coalesce((SELECT n FROM ev WHERE kind = 'seat_blocked'), 0),
-           NULL::interval;
+           (SELECT make_interval(secs => seconds::double precision) FROM episodes);
 END
 $$;
 

@@ -19,11 +19,61 @@ BEGIN
                                                 'role', p_role, 'requested', p_requested,
                                                 'used', p_used, 'limit', p_limit),
                              p_at);
+    -- A block from before the acquisition that ended its episode (written
+    -- late) belongs to that episode.
+    UPDATE seats.subscription s
+       SET block_episode_blocks = s.block_episode_blocks + 1, last_block_at = greatest(s.last_block_at, p_at)
+     WHERE s.org = p_org AND s.block_episode_resolved_at IS NOT NULL AND p_at <= s.block_episode_resolved_at;
+    IF FOUND THEN
+        RETURN;
+    END IF;
+    -- An episode that ended before this block is written up first.
+    PERFORM seats._log_resolved_episodes(p_org);
     UPDATE seats.subscription s
        SET block_episode_started_at = coalesce(s.block_episode_started_at, p_at),
            block_episode_blocks = s.block_episode_blocks + 1,
            last_block_at = greatest(s.last_block_at, p_at)
      WHERE s.org = p_org;
+END
+$$;
+
+-- Writes a block_episode_closed event for each episode a seat acquisition
+-- or an upgrade ended (block_episode_resolved_at set in the same row
+-- version, so an acquisition that rolled back ends nothing), with its
+-- resolution time, and clears the episode. The block recorder calls it
+-- after every drain; one org, or all.
+CREATE FUNCTION seats._log_resolved_episodes(p_org text DEFAULT NULL) RETURNS int
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    r record;
+    v_done int := 0;
+BEGIN
+    FOR r IN
+        SELECT s.org FROM seats.subscription s
+         WHERE s.block_episode_resolved_at IS NOT NULL AND (p_org IS NULL OR s.org = p_org)
+         ORDER BY s.org COLLATE "C"
+    LOOP
+        PERFORM seats._lock_orgs(ARRAY[r.org]);
+        -- Read again under the lock: a concurrent run may have written it.
+        FOR r IN
+            SELECT s.org, s.block_episode_started_at AS started_at, s.block_episode_resolved_at AS resolved_at,
+                   s.block_episode_blocks AS blocks
+              FROM seats.subscription s
+             WHERE s.org = r.org AND s.block_episode_resolved_at IS NOT NULL
+        LOOP
+            PERFORM seats._log_event(r.org, 'block_episode_closed',
+                jsonb_build_object('started_at', r.started_at, 'resolved_at', r.resolved_at, 'blocks', r.blocks,
+                                   'resolution_seconds',
+                                   extract(epoch FROM r.resolved_at - r.started_at)::numeric::text),
+                r.resolved_at);
+            UPDATE seats.subscription s
+               SET block_episode_started_at = NULL, block_episode_resolved_at = NULL, block_episode_blocks = 0
+             WHERE s.org = r.org;
+            v_done := v_done + 1;
+        END LOOP;
+    END LOOP;
+    RETURN v_done;
 END
 $$;
 

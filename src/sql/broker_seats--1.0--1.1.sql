@@ -887,6 +887,33 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION seats._daily_kpis(p_day date)
+    RETURNS TABLE (day date, blocks bigint, upgrades_applied bigint, downgrades_scheduled bigint,
+                   mean_block_resolution interval)
+    LANGUAGE sql STABLE
+AS $$
+    WITH bounds AS (
+        SELECT seats._require(p_day, 'day')::timestamp::timestamptz AS day_start,
+               (p_day + 1)::timestamp::timestamptz AS day_end)
+    SELECT p_day,
+           (SELECT pg_catalog.count(*) FROM seats.event e, bounds b
+             WHERE e.kind = 'seat_blocked' AND e.at >= b.day_start AND e.at < b.day_end),
+           (SELECT pg_catalog.count(*) FROM seats.change c, bounds b
+             WHERE c.kind = 'upgrade' AND c.status IN ('applied', 'reverted')
+               AND c.applied_at >= b.day_start AND c.applied_at < b.day_end),
+           (SELECT pg_catalog.count(*) FROM seats.change c, bounds b
+             WHERE c.kind = 'downgrade' AND c.requested_at >= b.day_start AND c.requested_at < b.day_end),
+           (SELECT pg_catalog.make_interval(secs => pg_catalog.avg((e.detail->>'resolution_seconds')::numeric)::double precision)
+              FROM seats.event e, bounds b
+             WHERE e.kind = 'block_episode_closed' AND e.at >= b.day_start AND e.at < b.day_end)
+$$;
+
+CREATE OR REPLACE FUNCTION seats.daily_kpis(day date DEFAULT current_date)
+    RETURNS TABLE (day date, blocks bigint, upgrades_applied bigint, downgrades_scheduled bigint,
+                   mean_block_resolution interval)
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM seats._daily_kpis($1) $$;
+
 CREATE OR REPLACE FUNCTION seats._record_block(p_org text, p_at timestamptz, p_table oid, p_role text,
                                     p_requested bigint, p_used bigint, p_limit bigint)
     RETURNS void LANGUAGE plpgsql

@@ -42,3 +42,36 @@ AS $$ SELECT * FROM seats._revalidate($1) $$;
 COMMENT ON FUNCTION seats.revalidate(text) IS
     'Recounts seats from the attached tables, fixes drifted counters and audits each fix';
 
+
+-- The runbook §5 daily indicators for one calendar day in the session's
+-- TimeZone: limit blocks (recorded by the block recorder), upgrades
+-- applied, downgrades scheduled, and the mean time from an org's first
+-- block to its next seat acquisition or upgrade (episodes closed that day).
+CREATE FUNCTION seats._daily_kpis(p_day date)
+    RETURNS TABLE (day date, blocks bigint, upgrades_applied bigint, downgrades_scheduled bigint,
+                   mean_block_resolution interval)
+    LANGUAGE sql STABLE
+AS $$
+    WITH bounds AS (
+        SELECT seats._require(p_day, 'day')::timestamp::timestamptz AS day_start,
+               (p_day + 1)::timestamp::timestamptz AS day_end)
+    SELECT p_day,
+           (SELECT pg_catalog.count(*) FROM seats.event e, bounds b
+             WHERE e.kind = 'seat_blocked' AND e.at >= b.day_start AND e.at < b.day_end),
+           (SELECT pg_catalog.count(*) FROM seats.change c, bounds b
+             WHERE c.kind = 'upgrade' AND c.status IN ('applied', 'reverted')
+               AND c.applied_at >= b.day_start AND c.applied_at < b.day_end),
+           (SELECT pg_catalog.count(*) FROM seats.change c, bounds b
+             WHERE c.kind = 'downgrade' AND c.requested_at >= b.day_start AND c.requested_at < b.day_end),
+           (SELECT pg_catalog.make_interval(secs => pg_catalog.avg((e.detail->>'resolution_seconds')::numeric)::double precision)
+              FROM seats.event e, bounds b
+             WHERE e.kind = 'block_episode_closed' AND e.at >= b.day_start AND e.at < b.day_end)
+$$;
+
+CREATE FUNCTION seats.daily_kpis(day date DEFAULT current_date)
+    RETURNS TABLE (day date, blocks bigint, upgrades_applied bigint, downgrades_scheduled bigint,
+                   mean_block_resolution interval)
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM seats._daily_kpis($1) $$;
+COMMENT ON FUNCTION seats.daily_kpis(date) IS
+    'Runbook §5 indicators of one day (session TimeZone): blocks, upgrades applied, downgrades scheduled, mean block resolution';

@@ -51,13 +51,26 @@ else
   record fuzz 0 1
 fi
 
+# pg_isolation_regress of the specs in $2/specs against the running
+# throwaway cluster, from a copy the postgres user owns.
+run_isolation() { # suite dir
+  local dir=$CLUSTER_DIR/work/$1 specs
+  mkdir -p "$dir"
+  cp -r "$2/specs" "$2/expected" "$dir/"
+  chown -R "$PGUSER_OS" "$dir"
+  specs=$(cd "$2/specs" && ls *.spec | sed 's/\.spec$//' | sort | tr '\n' ' ')
+  (cd "$dir" && as_pg "$PG_ISOLATION_REGRESS" --host="$PGHOST" --port="$PGPORT" \
+      --user=postgres --inputdir=. --outputdir=iso_out --dbname=broker_seats_isolation $specs) 2>&1 | tee "$logs/$1.log"
+  record_regress "$1" "$logs/$1.log"
+  cat "$dir/iso_out/regression.diffs" 2>/dev/null | head -300
+}
+
 # 2. pg_regress and isolation against one throwaway cluster, run from a copy
 # the postgres user owns.
 if cluster_start; then
   work=$CLUSTER_DIR/work
-  mkdir -p "$work/isolation"
+  mkdir -p "$work"
   cp -r sql expected "$work/"
-  cp -r test/isolation/specs test/isolation/expected "$work/isolation/"
   chown -R "$PGUSER_OS" "$work"
 
   regress_tests=$(cd sql && ls *.sql | sed 's/\.sql$//' | sort | tr '\n' ' ')
@@ -66,16 +79,25 @@ if cluster_start; then
   record_regress regress "$logs/regress.log"
   cat "$work/regress_out/regression.diffs" 2>/dev/null | head -300
 
-  iso_tests=$(cd test/isolation/specs && ls *.spec | sed 's/\.spec$//' | sort | tr '\n' ' ')
-  (cd "$work/isolation" && as_pg "$PG_ISOLATION_REGRESS" --host="$PGHOST" --port="$PGPORT" \
-      --user=postgres --inputdir=. --outputdir=iso_out --dbname=broker_seats_isolation $iso_tests) 2>&1 | tee "$logs/isolation.log"
-  record_regress isolation "$logs/isolation.log"
-  cat "$work/isolation/iso_out/regression.diffs" 2>/dev/null | head -300
+  run_isolation isolation test/isolation
   cluster_stop
   trap - EXIT
 else
   echo "could not start a cluster"
   record regress 0 1
+fi
+
+# The races that need the library preloaded (the block recorder), on a
+# cluster of their own.
+if cluster_start "shared_preload_libraries = 'broker_seats'" "broker_seats.database = 'broker_seats_isolation'" \
+    "broker_seats.block_flush_interval = 100ms"; then
+  mkdir -p "$CLUSTER_DIR/work"
+  run_isolation isolation-preload test/isolation/preload
+  cluster_stop
+  trap - EXIT
+else
+  echo "could not start a cluster with the library preloaded"
+  record isolation-preload 0 1
 fi
 
 # 3. TAP tests, each starting its own cluster.

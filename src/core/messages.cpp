@@ -1,5 +1,7 @@
 #include "core/messages.hpp"
 
+#include <cstdio>
+
 namespace broker_seats::core {
 
 Language parse_language(std::string_view name) {
@@ -24,6 +26,42 @@ std::string customer_message(std::string_view kind, Language lang) {
               : "Downgrade recorded and scheduled for the next cycle, with no impact on your current access.";
   throw Error(ErrorCode::invalid_argument, "unknown message kind \"" + std::string(kind) + "\"", {},
               "Use limit_reached, upgrade_applied or downgrade_scheduled.");
+}
+
+namespace {
+
+std::string local_date(const Date &d, Language lang) {
+  char buf[32];
+  if (lang == Language::pt_BR)
+    std::snprintf(buf, sizeof buf, "%02d/%02d/%04d", d.day, d.month, d.year);
+  else
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", d.year, d.month, d.day);
+  return buf;
+}
+
+}  // namespace
+
+std::string customer_message(std::string_view kind, Language lang, const OrgFacts &facts) {
+  std::string text = customer_message(kind, lang);
+  const bool pt = lang == Language::pt_BR;
+  const std::string used = std::to_string(facts.used), limit = std::to_string(facts.limit);
+  if (kind == "limit_reached") {
+    text += pt ? " Em uso: " + used + " de " + limit + " assentos de corretor."
+               : " In use: " + used + " of " + limit + " broker seats.";
+  } else if (kind == "upgrade_applied") {
+    text += pt ? " Novo limite: " + limit + " corretores ativos (" + used + " em uso)."
+               : " New limit: " + limit + " active brokers (" + used + " in use).";
+  } else if (facts.has_pending_downgrade) {
+    const std::string to = std::to_string(facts.pending_limit), on = local_date(facts.pending_on, lang);
+    text += pt ? " Novo limite: " + to + " corretores a partir de " + on + "; até lá, o limite atual de " + limit +
+                     " continua valendo."
+               : " New limit: " + to + " brokers from " + on + "; until then your current limit of " + limit +
+                     " stays in place.";
+  } else {
+    text += pt ? " Limite atual: " + limit + " corretores ativos; nenhum downgrade pendente."
+               : " Current limit: " + limit + " active brokers; no downgrade is pending.";
+  }
+  return text;
 }
 
 Error no_free_seat(std::string_view org, std::int64_t used, std::int64_t limit, std::int64_t requested,

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/calendar.hpp"
 #include "core/error.hpp"
 
 namespace broker_seats::core {
@@ -17,6 +18,19 @@ Language parse_language(std::string_view name);
 
 // Kinds: limit_reached, upgrade_applied, downgrade_scheduled; others are 22023.
 std::string customer_message(std::string_view kind, Language lang);
+
+// An organization's numbers, for the texts filled in for it.
+struct OrgFacts {
+  std::int64_t used = 0;
+  std::int64_t limit = 0;
+  bool has_pending_downgrade = false;
+  std::int64_t pending_limit = 0;
+  Date pending_on;  // the local date the pending downgrade takes effect
+};
+
+// The runbook's text, then one sentence with the organization's numbers
+// (the runbook's words stay a prefix, so either can be matched).
+std::string customer_message(std::string_view kind, Language lang, const OrgFacts &facts);
 
 // SB001: the customer's text, `used/limit` in DETAIL (with the seats the
 // statement asked for when more than one), the runbook §4.4 options in HINT.

@@ -42,6 +42,10 @@ void on_sigterm(SIGNAL_ARGS) {
 }
 
 constexpr std::size_t batch_max = 512;
+
+// The extension at a version that has the recorder's functions (1.1 on).
+constexpr const char *kInstalled =
+    "SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'broker_seats' AND extversion <> '1.0'";
 BlockRecord batch[batch_max];
 
 // Writes one batch in one transaction; blocks of other databases, or of a
@@ -53,7 +57,7 @@ void write_batch(std::size_t n) {
   PushActiveSnapshot(GetTransactionSnapshot());
   pgstat_report_activity(STATE_RUNNING, "recording seat blocks");
   const bool installed =
-      SPI_execute("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'broker_seats'", true, 1) == SPI_OK_SELECT &&
+      SPI_execute(kInstalled, true, 1) == SPI_OK_SELECT &&
       SPI_processed == 1;
   uint64 written = 0, dropped = 0;
   Oid types[7] = {TEXTOID, TIMESTAMPTZOID, OIDOID, TEXTOID, INT8OID, INT8OID, INT8OID};
@@ -84,16 +88,19 @@ void write_batch(std::size_t n) {
 
 // Writes up the block episodes that seat acquisitions or upgrades ended
 // since the last wake (seats._log_resolved_episodes), in one transaction.
-void close_episodes() {
+void close_episodes(bool announce) {
   SetCurrentStatementStartTimestamp();
   StartTransactionCommand();
   if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
   PushActiveSnapshot(GetTransactionSnapshot());
-  if (SPI_execute("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'broker_seats'", true, 1) == SPI_OK_SELECT &&
+  if (SPI_execute(kInstalled, true, 1) == SPI_OK_SELECT &&
       SPI_processed == 1) {
     pgstat_report_activity(STATE_RUNNING, "closing block episodes");
     if (SPI_execute("SELECT seats._log_resolved_episodes()", false, 0) != SPI_OK_SELECT)
       elog(ERROR, "could not close block episodes");
+    // NOTIFY seats_alerts of a block spike first seen (sent at commit).
+    if (announce && SPI_execute("SELECT seats._announce_block_spikes()", false, 0) != SPI_OK_SELECT)
+      elog(ERROR, "could not announce block spikes");
   }
   SPI_finish();
   PopActiveSnapshot();
@@ -102,12 +109,14 @@ void close_episodes() {
 }
 
 void drain() {
+  bool recorded = false;
   for (;;) {
     const std::size_t n = take_blocks(batch, batch_max);
     if (n == 0) break;
     write_batch(n);
+    recorded = true;
   }
-  close_episodes();
+  close_episodes(recorded);
 }
 
 }  // namespace

@@ -94,7 +94,8 @@ HTAB *create_seat_counts(MemoryContext context) {
   return hash_create("broker_seats seat counts", 256, &ctl, HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
 }
 
-void count_relation_seats(Relation rel, const MemberColumns &cols, const std::string_view *org, HTAB *counts) {
+void count_relation_seats(Relation rel, const MemberColumns &cols, const std::string_view *org, HTAB *counts,
+                          bool active_snapshot) {
   if (!RELKIND_HAS_STORAGE(rel->rd_rel->relkind)) return;
   Datum key_value = 0;
   if (org != nullptr && !org_datum(cols, *org, &key_value)) return;  // no row can have that key
@@ -105,7 +106,7 @@ void count_relation_seats(Relation rel, const MemberColumns &cols, const std::st
   MemoryContext keep = CurrentMemoryContext;
   MemoryContext row_context =
       AllocSetContextCreate(CurrentMemoryContext, "broker_seats recount row", ALLOCSET_SMALL_SIZES);
-  Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
+  Snapshot snapshot = RegisterSnapshot(active_snapshot ? GetActiveSnapshot() : GetLatestSnapshot());
   TupleTableSlot *slot = table_slot_create(rel, nullptr);
   if (index_oid != InvalidOid) {
     Relation index = index_open(index_oid, AccessShareLock);

@@ -32,7 +32,11 @@ HTAB *create_seat_counts(MemoryContext context);
 // Adds the seats each organization holds in `rel` alone (not its children)
 // to `counts`, read with the latest snapshot so that, under the org locks,
 // every committed seat is seen. With `org` set, only that organization,
-// through a btree index on the org column when there is one.
-void count_relation_seats(Relation rel, const MemberColumns &cols, const std::string_view *org, HTAB *counts);
+// through a btree index on the org column when there is one. With
+// `active_snapshot`, read with the statement's snapshot instead: the one
+// that also reads the counters, so that a comparison of the two (the
+// counter_drift alert) is consistent without taking any lock.
+void count_relation_seats(Relation rel, const MemberColumns &cols, const std::string_view *org, HTAB *counts,
+                          bool active_snapshot = false);
 
 }  // namespace broker_seats::pg

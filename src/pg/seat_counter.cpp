@@ -47,9 +47,10 @@ struct SubscriptionTable {
   Oid org_index;  // the primary key on org
   AttrNumber org_att, limit_att, used_att;
   AttrNumber episode_started_att, episode_resolved_att;
+  AttrNumber language_att;  // the customer's language; InvalidAttrNumber in a 1.0 schema
 };
 
-SubscriptionTable subscription_table = {InvalidOid, InvalidOid, 0, 0, 0, 0, 0};
+SubscriptionTable subscription_table = {InvalidOid, InvalidOid, 0, 0, 0, 0, 0, 0};
 bool table_callback_registered = false;
 
 void forget_table(Datum, Oid relid) {
@@ -78,7 +79,8 @@ const SubscriptionTable &subscription() {
                       attribute(rel, "seats_used"),
                       attribute(rel, "block_episode_started_at"),
                       // Absent from a 1.0 schema not yet updated: no episodes end then.
-                      get_attnum(relid, "block_episode_resolved_at")};
+                      get_attnum(relid, "block_episode_resolved_at"),
+                      get_attnum(relid, "language")};
   table_close(rel, AccessShareLock);
   if (t.org_index == InvalidOid) elog(ERROR, "seats.subscription has no primary key");
   subscription_table = t;
@@ -95,8 +97,23 @@ struct CounterRow {
   int64 limit;
   bool episode_open;  // a block episode started and not yet resolved
   TimestampTz episode_started;
+  core::Language language;  // the org's, or broker_seats.language when it has none
   HeapTuple tuple;  // a copy, for the update
 };
+
+// The subscription's language column: 'pt_BR', 'en' (a CHECK keeps it to
+// those) or NULL to follow broker_seats.language.
+core::Language org_language(TupleTableSlot *slot, const SubscriptionTable &t) {
+  if (t.language_att == InvalidAttrNumber) return customer_language();
+  bool isnull;
+  const Datum value = slot_getattr(slot, t.language_att, &isnull);
+  if (isnull) return customer_language();
+  text *lang = DatumGetTextPP(value);
+  const std::string_view name(VARDATA_ANY(lang), VARSIZE_ANY_EXHDR(lang));
+  if (name == "en") return core::Language::en;
+  if (name == "pt_BR") return core::Language::pt_BR;
+  return customer_language();
+}
 
 CounterRow read_counter(Relation rel, Relation index, const SubscriptionTable &t, Datum org) {
   ScanKeyData key;
@@ -105,7 +122,7 @@ CounterRow read_counter(Relation rel, Relation index, const SubscriptionTable &t
   IndexScanDesc scan = index_beginscan(rel, index, snapshot, 1, 0);
   index_rescan(scan, &key, 1, nullptr, 0);
   TupleTableSlot *slot = table_slot_create(rel, nullptr);
-  CounterRow row{false, 0, 0, false, 0, nullptr};
+  CounterRow row{false, 0, 0, false, 0, core::Language::pt_BR, nullptr};
   if (index_getnext_slot(scan, ForwardScanDirection, slot)) {
     bool isnull;
     row.found = true;
@@ -116,6 +133,7 @@ CounterRow read_counter(Relation rel, Relation index, const SubscriptionTable &t
     if (t.episode_resolved_att != InvalidAttrNumber) (void)slot_getattr(slot, t.episode_resolved_att, &resolved_null);
     row.episode_open = t.episode_resolved_att != InvalidAttrNumber && !started_null && resolved_null;
     if (row.episode_open) row.episode_started = DatumGetTimestampTz(started);
+    row.language = org_language(slot, t);
     row.tuple = ExecCopySlotHeapTuple(slot);
   }
   ExecDropSingleTupleTableSlot(slot);
@@ -260,7 +278,7 @@ void apply_seat_delta(const SubscriptionTable &t, Relation rel, std::string_view
       // The refusal rolls back: the block survives in the recorder's queue.
       if (source != nullptr)
         (void)queue_block(org_view, source->relation, source->role ? source->role : "", delta, row.used, row.limit);
-      throw core::no_free_seat(org, row.used, row.limit, delta, customer_language());
+      throw core::no_free_seat(org, row.used, row.limit, delta, row.language);
     }
     if (check.used_after < PG_INT32_MIN || check.used_after > PG_INT32_MAX)
       ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE), errmsg("seats_used of \"%s\" out of range", org)));

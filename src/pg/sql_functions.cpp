@@ -2,6 +2,7 @@
 // normalization, and the internal helpers the PL/pgSQL procedures build on.
 #include <string>
 
+#include "core/business_hours.hpp"
 #include "core/calendar.hpp"
 #include "core/currency.hpp"
 #include "core/messages.hpp"
@@ -25,6 +26,7 @@ extern "C" {
 #include "utils/date.h"
 #include "utils/datetime.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 }
 
 namespace broker_seats::pg {
@@ -70,6 +72,61 @@ BROKER_SEATS_FUNCTION(seats_customer_message) {
   char out[1024];
   strlcpy(out, core::customer_message(kind_view, language).c_str(), sizeof out);
   PG_RETURN_TEXT_P(cstring_to_text(out));
+}
+
+// seats._customer_text(kind, lang, used, seat_limit, pending_limit,
+// pending_on): the runbook §10 text in `lang` (NULL: broker_seats.language),
+// filled with an organization's numbers when `used` is given.
+BROKER_SEATS_FUNCTION(seats_customer_text) {
+  text *kind = pg::required_text(fcinfo, 0, "kind");
+  const std::string_view kind_view = pg::view_of(kind);
+  text *lang = PG_ARGISNULL(1) ? nullptr : PG_GETARG_TEXT_PP(1);
+  const core::Language language = lang ? core::parse_language(pg::view_of(lang)) : pg::customer_language();
+  const bool filled = !PG_ARGISNULL(2) && !PG_ARGISNULL(3);
+  core::OrgFacts facts;
+  if (filled) {
+    facts.used = PG_GETARG_INT32(2);
+    facts.limit = PG_GETARG_INT32(3);
+    if (!PG_ARGISNULL(4) && !PG_ARGISNULL(5)) {
+      facts.has_pending_downgrade = true;
+      facts.pending_limit = PG_GETARG_INT32(4);
+      facts.pending_on = pg::to_core_date(PG_GETARG_DATEADT(5), "pending_on");
+    }
+  }
+  char out[1024];
+  strlcpy(out, (filled ? core::customer_message(kind_view, language, facts)
+                       : core::customer_message(kind_view, language)).c_str(), sizeof out);
+  PG_RETURN_TEXT_P(cstring_to_text(out));
+}
+
+// seats._language(name): the canonical name of a language, or 22023.
+BROKER_SEATS_FUNCTION(seats_language_name) {
+  const core::Language language = core::parse_language(pg::view_of(PG_GETARG_TEXT_PP(0)));
+  PG_RETURN_TEXT_P(cstring_to_text(language == core::Language::en ? "en" : "pt_BR"));
+}
+
+// seats._business_time(from_local, to_local, open, close, days): how much
+// of [from, to) (local wall-clock timestamps) falls in business hours.
+BROKER_SEATS_FUNCTION(seats_business_time) {
+  core::LocalDateTime ends[2];
+  for (int arg = 0; arg < 2; ++arg) {
+    if (PG_ARGISNULL(arg))
+      ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("%s must not be null", arg ? "to" : "from")));
+    const Timestamp ts = PG_GETARG_TIMESTAMP(arg);
+    if (TIMESTAMP_NOT_FINITE(ts))
+      ereport(ERROR, (errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE), errmsg("business time needs finite timestamps")));
+    const int64 days = ts >= 0 ? ts / USECS_PER_DAY : -((-ts + USECS_PER_DAY - 1) / USECS_PER_DAY);
+    ends[arg].date = pg::to_core_date(static_cast<DateADT>(days), arg ? "to" : "from");
+    ends[arg].micros = ts - days * USECS_PER_DAY;
+  }
+  if (PG_ARGISNULL(2) || PG_ARGISNULL(3) || PG_ARGISNULL(4))
+    ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("business hours must not be null")));
+  const TimeADT open = PG_GETARG_TIMEADT(2), close = PG_GETARG_TIMEADT(3);
+  const std::string_view days = pg::view_of(PG_GETARG_TEXT_PP(4));
+  const int64 micros = core::business_micros(ends[0], ends[1], core::make_business_hours(open, close, days));
+  auto *result = static_cast<Interval *>(palloc0(sizeof(Interval)));
+  result->time = micros;
+  PG_RETURN_INTERVAL_P(result);
 }
 
 // seats.cycle_bounds(anchor, billing_period, at): the cycle containing `at`.
@@ -218,18 +275,20 @@ BROKER_SEATS_FUNCTION(seats_check_member_columns) {
 }
 
 // seats._relation_seats(rel, org_column, role_column, active_column,
-// seat_roles, org DEFAULT NULL): seats per organization in that relation
-// alone (not its children), read with the latest snapshot, by the change
-// trigger's rules; for one org through an index on the org column.
+// seat_roles, org DEFAULT NULL, statement_snapshot DEFAULT false): seats
+// per organization in that relation alone (not its children), read with the
+// latest snapshot (or the statement's), by the change trigger's rules; for
+// one org through an index on the org column.
 BROKER_SEATS_FUNCTION(seats_relation_seats) {
   pg::MemberColumns cols;
   Relation rel = pg::open_member_table(fcinfo, &cols);
   text *org = PG_ARGISNULL(5) ? nullptr : PG_GETARG_TEXT_PP(5);
+  const bool statement_snapshot = PG_NARGS() > 6 && !PG_ARGISNULL(6) && PG_GETARG_BOOL(6);
   const std::string_view org_view = org ? pg::view_of(org) : std::string_view();
   InitMaterializedSRF(fcinfo, 0);
   auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
   HTAB *counts = pg::create_seat_counts(CurrentMemoryContext);
-  pg::count_relation_seats(rel, cols, org ? &org_view : nullptr, counts);
+  pg::count_relation_seats(rel, cols, org ? &org_view : nullptr, counts, statement_snapshot);
   table_close(rel, AccessShareLock);
   HASH_SEQ_STATUS scan;
   hash_seq_init(&scan, counts);

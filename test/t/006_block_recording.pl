@@ -53,6 +53,12 @@ is($node->safe_psql('postgres',
 	q{SELECT block_episode_started_at IS NOT NULL AND block_episode_blocks = 1 FROM seats.subscription WHERE org = 'full'}),
 	't', 'the block opened an episode');
 
+# With the recorder on, neither alerts nor the checklist report it off.
+is($node->safe_psql('postgres', q{SELECT count(*) FROM seats.alerts() WHERE kind LIKE 'block%'}), '0',
+	'no block_recording_off or blocks_dropped alert while recording works');
+is($node->safe_psql('postgres', q{SELECT status FROM seats.daily_checklist() WHERE item = 'audit_integrity'}),
+	'ok', 'the checklist finds the audit trail and block recording in order');
+
 # 2. Two sessions blocked on the same org at once: both recorded.
 my $s1 = $node->background_psql('postgres', on_error_stop => 0);
 my $s2 = $node->background_psql('postgres', on_error_stop => 0);
@@ -67,8 +73,16 @@ $s2->quit;
 ok($node->poll_query_until('postgres', "SELECT ($events_sql) = 3"), 'both concurrent blocks are recorded');
 
 # 3. A burst larger than the queue (16): counted, never waited for.
+# A pager LISTENs on seats_alerts: the burst is a block spike, announced once.
+my $listener = $node->background_psql('postgres');
+$listener->query_safe('LISTEN seats_alerts');
 my ($before_recorded, $before_dropped) = split /\|/,
 	$node->safe_psql('postgres', q{SELECT recorded, dropped FROM seats._block_recording()});
+# The recorder is stopped (SIGSTOP) so that the burst overflows the queue
+# for certain; the writers never notice.
+my $recorder_pid = $node->safe_psql('postgres',
+	q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'broker_seats block recorder'});
+kill 'STOP', $recorder_pid;
 $start = time;
 $node->safe_psql('postgres', qq{
   DO \$\$ BEGIN
@@ -77,6 +91,7 @@ $node->safe_psql('postgres', qq{
     END LOOP;
   END \$\$});
 my $burst_time = time - $start;
+kill 'CONT', $recorder_pid;
 cmp_ok($burst_time, '<', 5, "200 refused writes took $burst_time s: no writer waited on the queue");
 ok($node->poll_query_until('postgres', q{SELECT queued = 0 FROM seats._block_recording()}), 'the queue drains');
 my ($recorded, $dropped) = split /\|/,
@@ -84,6 +99,26 @@ my ($recorded, $dropped) = split /\|/,
 cmp_ok($dropped - $before_dropped, '>', 0, 'blocks beyond the queue are counted as dropped');
 is(($recorded - $before_recorded) + ($dropped - $before_dropped), 200, 'every block is recorded or counted');
 is($node->safe_psql('postgres', $events_sql), 3 + ($recorded - $before_recorded), 'recorded blocks are events');
+is($node->safe_psql('postgres', q{SELECT kind FROM seats.alerts() WHERE kind IN ('blocks_dropped', 'block_recording_off')}),
+	'blocks_dropped', 'alerts report the dropped blocks, recording stays on');
+like($node->safe_psql('postgres', q{SELECT detail FROM seats.alerts() WHERE kind = 'blocks_dropped'}),
+	qr/^\d+ blocked attempt\(s\) were not recorded/, 'with how many');
+is($node->safe_psql('postgres', q{SELECT string_agg(coalesce(org, 'all'), ',' ORDER BY org NULLS FIRST) FROM seats.alerts() WHERE kind = 'block_spike'}),
+	'all,full', 'the burst is a block spike (for the org and for all)');
+my $notified = '';
+for (my $waited = 0; $waited < 10 && $notified !~ /"org": "full"/; $waited += 0.2) {
+	$notified .= $listener->query('SELECT 1');
+	select(undef, undef, undef, 0.2);
+}
+$notified .= $listener->query('SELECT 1');
+like($notified, qr/"org": "full"/, 'the spike was announced on NOTIFY seats_alerts');
+like($notified, qr/Asynchronous notification "seats_alerts" with payload ".*"kind": "block_spike"/,
+	'with a JSON payload naming its kind');
+my @spike_notices = ($notified =~ /"org": "full"/g);
+is(scalar @spike_notices, 1, 'once, however many blocks follow');
+$listener->quit;
+is($node->safe_psql('postgres', q{SELECT status FROM seats.daily_checklist() WHERE item = 'audit_integrity'}),
+	'attention', 'the checklist asks to look at the dropped blocks');
 
 # 4. A clean restart loses nothing queued: the recorder drains at shutdown.
 $node->safe_psql('postgres', q{ALTER SYSTEM SET broker_seats.block_flush_interval = '1h'});

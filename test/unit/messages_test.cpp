@@ -52,3 +52,27 @@ TEST(Messages, NoSubscription) {
   EXPECT_STREQ(core::sqlstate_of(e.code()), "SB002");
   EXPECT_NE(std::string(e.what()).find("acme"), std::string::npos);
 }
+
+TEST(Messages, FilledWithTheOrganizationsNumbers) {
+  core::OrgFacts facts;
+  facts.used = 12;
+  facts.limit = 12;
+  const std::string base = core::customer_message("limit_reached", core::Language::pt_BR);
+  const std::string filled = core::customer_message("limit_reached", core::Language::pt_BR, facts);
+  EXPECT_EQ(filled.rfind(base, 0), 0u) << "the runbook's words stay a prefix";
+  EXPECT_EQ(filled.substr(base.size()), " Em uso: 12 de 12 assentos de corretor.");
+  facts.limit = 30;
+  EXPECT_EQ(core::customer_message("upgrade_applied", core::Language::en, facts),
+            core::customer_message("upgrade_applied", core::Language::en) + " New limit: 30 active brokers (12 in use).");
+  facts.has_pending_downgrade = true;
+  facts.pending_limit = 10;
+  facts.pending_on = core::Date{2027, 1, 5};
+  EXPECT_NE(core::customer_message("downgrade_scheduled", core::Language::pt_BR, facts).find("10 corretores a partir de 05/01/2027"),
+            std::string::npos);
+  EXPECT_NE(core::customer_message("downgrade_scheduled", core::Language::en, facts).find("10 brokers from 2027-01-05"),
+            std::string::npos);
+  facts.has_pending_downgrade = false;
+  EXPECT_NE(core::customer_message("downgrade_scheduled", core::Language::en, facts).find("no downgrade is pending"),
+            std::string::npos);
+  EXPECT_THROW(core::customer_message("nope", core::Language::en, facts), core::Error);
+}

@@ -40,7 +40,11 @@ CREATE TABLE seats.subscription (
     -- Set, in the same row version, by the seat acquisition or upgrade that
     -- ends an open episode; the block recorder then writes its
     -- block_episode_closed event and clears the episode.
-    block_episode_resolved_at timestamptz
+    block_episode_resolved_at timestamptz,
+    -- The customer's language for SB001 and seats.customer_message (NULL:
+    -- follow broker_seats.language). Per organization, so that an app
+    -- behind a transaction-pooling proxy needs no session state.
+    language        text CHECK (language IN ('pt_BR', 'en'))
 );
 CREATE INDEX subscription_resolved_episode ON seats.subscription (block_episode_resolved_at);
 COMMENT ON TABLE seats.subscription IS 'One row per organization: plan, seat limit, maintained seats_used counter, current cycle';
@@ -150,6 +154,29 @@ CREATE TABLE seats.global_freeze (
 
 CREATE INDEX subscription_cycle_end ON seats.subscription (cycle_end);
 
+-- Alert thresholds changed from their defaults (seats.set_setting audits
+-- each change; seats.settings shows every setting with its default). Only
+-- changes are rows, so a dump restores them over a fresh CREATE EXTENSION.
+CREATE TABLE seats.setting (
+    name            text PRIMARY KEY,
+    value           text NOT NULL,
+    changed_at      timestamptz NOT NULL DEFAULT now(),
+    changed_by      text NOT NULL DEFAULT session_user
+);
+COMMENT ON TABLE seats.setting IS 'Alert and checklist thresholds changed from their defaults (see seats.settings)';
+
+-- Alerts already announced on NOTIFY seats_alerts, so each is sent once:
+-- a block spike once per (org, day), a turnover failure once per (org,
+-- cycle). The org '' stands for all organizations.
+CREATE TABLE seats.alert_sent (
+    kind            text NOT NULL,
+    org             text NOT NULL,
+    key             text NOT NULL,
+    sent_at         timestamptz NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (kind, org, key)
+);
+COMMENT ON TABLE seats.alert_sent IS 'Alerts announced on NOTIFY seats_alerts (each once)';
+
 SELECT pg_catalog.pg_extension_config_dump('seats.plan', '');
 SELECT pg_catalog.pg_extension_config_dump('seats.turnover', '');
 SELECT pg_catalog.pg_extension_config_dump('seats.global_freeze', '');
@@ -161,4 +188,6 @@ SELECT pg_catalog.pg_extension_config_dump('seats.event_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('seats.incident', '');
 SELECT pg_catalog.pg_extension_config_dump('seats.incident_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('seats.attachment', '');
+SELECT pg_catalog.pg_extension_config_dump('seats.setting', '');
+SELECT pg_catalog.pg_extension_config_dump('seats.alert_sent', '');
 

@@ -7,10 +7,17 @@ CREATE FUNCTION seats.member_change_trigger() RETURNS trigger
 CREATE FUNCTION seats.member_truncate_trigger() RETURNS trigger
     LANGUAGE c AS 'MODULE_PATHNAME', 'member_truncate_trigger';
 
-CREATE FUNCTION seats.customer_message(kind text, org text, lang text DEFAULT NULL) RETURNS text
-    LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'seats_customer_message';
-COMMENT ON FUNCTION seats.customer_message(text, text, text) IS
-    'Runbook §10 customer text: limit_reached, upgrade_applied, downgrade_scheduled (pt_BR or en; default broker_seats.language)';
+-- The runbook §10 text (kind, lang; NULL: broker_seats.language), filled
+-- with an organization's numbers when used and seat_limit are given.
+CREATE FUNCTION seats._customer_text(kind text, lang text, used int, seat_limit int,
+                                     pending_limit int, pending_on date) RETURNS text
+    LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'seats_customer_text';
+-- The canonical name of a language (pt_BR, en; also pt-BR, pt), or 22023.
+CREATE FUNCTION seats._language(name text) RETURNS text
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'seats_language_name';
+-- Business time between two local wall-clock timestamps (core/business_hours.hpp).
+CREATE FUNCTION seats._business_time(from_local timestamp, to_local timestamp, open time, close time, days text)
+    RETURNS interval LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'seats_business_time';
 
 CREATE FUNCTION seats.cycle_bounds(anchor date, billing_period text, at date)
     RETURNS TABLE (cycle_start date, cycle_end date)
@@ -50,7 +57,8 @@ CREATE FUNCTION seats._lock_all_orgs() RETURNS void
 -- The recount of one relation (not its children), in C by the change
 -- trigger's own column rules; see src/pg/seat_count.hpp.
 CREATE FUNCTION seats._relation_seats(member_table regclass, org_column name, role_column name,
-                                      active_column name, seat_roles text[], org text DEFAULT NULL)
+                                      active_column name, seat_roles text[], org text DEFAULT NULL,
+                                      statement_snapshot boolean DEFAULT false)
     RETURNS TABLE (org text, counted bigint)
     LANGUAGE c VOLATILE ROWS 100 AS 'MODULE_PATHNAME', 'seats_relation_seats';
 CREATE FUNCTION seats._check_member_columns(member_table regclass, org_column name, role_column name,

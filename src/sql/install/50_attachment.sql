@@ -26,14 +26,18 @@ CREATE VIEW seats.attached_relation AS
 -- The caller holds the org locks (or the all-organizations lock).
 -- (No JIT: the plan is tiny, but the SRFs' estimates can push its cost past
 -- jit_above_cost, and compiling it on every onboarding would cost seconds.)
-CREATE FUNCTION seats._count_seats(p_org text DEFAULT NULL) RETURNS TABLE (org text, counted bigint)
+-- With p_statement_snapshot the members are read with the statement's
+-- snapshot, the one that reads the counters too (the counter_drift alert
+-- compares both without locking anything); else with the latest one.
+CREATE FUNCTION seats._count_seats(p_org text DEFAULT NULL, p_statement_snapshot boolean DEFAULT false)
+    RETURNS TABLE (org text, counted bigint)
     LANGUAGE sql VOLATILE SET jit = off
 AS $$
     SELECT c.org, pg_catalog.sum(c.counted)::bigint
       FROM seats.attached_relation ar
       JOIN seats.attachment a ON a.relid OPERATOR(pg_catalog.=) ar.attachment,
            LATERAL seats._relation_seats(ar.relation, a.org_column, a.role_column, a.active_column,
-                                         a.seat_roles, p_org) c
+                                         a.seat_roles, p_org, p_statement_snapshot) c
      GROUP BY c.org
 $$;
 

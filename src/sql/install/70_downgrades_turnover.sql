@@ -203,6 +203,11 @@ AS $$
     SELECT seats._log_event(p_org, 'turnover_failed',
                             jsonb_build_object('sqlstate', p_sqlstate, 'message', p_message, 'as_of', p_as_of),
                             p_as_of);
+    -- NOTIFY seats_alerts once per failed cycle (sent when the batch commits).
+    SELECT seats._announce('turnover_failed', p_org, pg_catalog.to_char(s.cycle_end AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+                           jsonb_build_object('severity', 'critical', 'at', p_as_of, 'cycle_end', s.cycle_end,
+                                              'sqlstate', p_sqlstate, 'message', p_message))
+      FROM seats.subscription s WHERE s.org = p_org;
 $$;
 
 CREATE FUNCTION seats._check_turnover_args(p_as_of timestamptz, p_batch_size int) RETURNS void

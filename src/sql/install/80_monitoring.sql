@@ -13,13 +13,15 @@ CREATE VIEW seats.usage AS
            d.effective_at AS pending_downgrade_effective_at,
            s.cycle_start,
            s.cycle_end,
-           s.frozen
+           s.frozen,
+           s.time_zone,
+           s.language
       FROM seats.subscription s
       LEFT JOIN LATERAL (
             SELECT c.to_limit, c.effective_at FROM seats.change c
              WHERE c.org = s.org AND c.kind = 'downgrade' AND c.status IN ('scheduled', 'blocked', 'held')
              ORDER BY c.id DESC LIMIT 1) d ON true;
-COMMENT ON VIEW seats.usage IS 'Seats per organization: used/limit, free, over limit, pending downgrade, cycle';
+COMMENT ON VIEW seats.usage IS 'Seats per organization: used/limit, free, over limit, pending downgrade, cycle, time zone, customer language';
 
 CREATE FUNCTION seats._revalidate(p_org text)
     RETURNS TABLE (org text, counted int, recorded int, fixed boolean)

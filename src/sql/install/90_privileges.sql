@@ -9,5 +9,7 @@ REVOKE EXECUTE ON ALL PROCEDURES IN SCHEMA seats FROM PUBLIC;
 GRANT USAGE ON SCHEMA seats TO PUBLIC;
 -- Pure calculations and texts write nothing.
 GRANT EXECUTE ON FUNCTION seats.customer_message(text, text, text) TO PUBLIC;
+-- Its text, filled with numbers only from what seats.usage shows the caller.
+GRANT EXECUTE ON FUNCTION seats._customer_text(text, text, int, int, int, date) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION seats.cycle_bounds(date, text, date) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION seats.prorate(int, numeric, timestamptz, timestamptz, timestamptz, text, text, text) TO PUBLIC;

@@ -3,7 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/cluster.sh
-cluster_start
+# Preloaded, so that the block recorder keeps the refused attempts (SPEC §5).
+cluster_start "shared_preload_libraries = 'broker_seats'" "broker_seats.block_flush_interval = 200ms"
 cp scripts/demo.sql "$CLUSTER_DIR/demo.sql"
 chown "$PGUSER_OS" "$CLUSTER_DIR/demo.sql"
 cluster_psql -d postgres -f "$CLUSTER_DIR/demo.sql"

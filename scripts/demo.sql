@@ -47,6 +47,13 @@ SELECT name, role, active FROM crm_members ORDER BY id;
 \echo '== Reactivating Diego is a new seat: refused while the plan is full'
 UPDATE crm_members SET active = true WHERE name = 'Diego';
 
+\echo '== Runbook §5 — both refusals rolled back, yet the block recorder kept them (within a second)'
+SELECT pg_sleep(1) AS waited \gset
+SELECT org, detail->>'used' || '/' || (detail->>'limit') AS "usados/limite", detail->>'table' AS member_table,
+       to_char(at, 'DD/MM HH24:MI:SS') AS at
+  FROM seats.event WHERE kind = 'seat_blocked' ORDER BY id;
+SELECT day, blocks, upgrades_applied, downgrades_scheduled FROM seats.daily_kpis();
+
 \echo '== seats.usage: used/limit per organization'
 SELECT org, plan, seat_limit, seats_used, seats_free, over_limit, cycle_start, cycle_end, frozen FROM seats.usage;
 
@@ -72,8 +79,16 @@ SELECT cycle_end AS turnover_at FROM seats.subscription WHERE org = 'imobiliaria
 CALL seats.close_due_cycles(:'turnover_at');
 SELECT org, seat_limit, seats_used, pending_downgrade_limit, cycle_start, cycle_end FROM seats.usage ORDER BY org;
 SELECT org, cycle_end AS turned_at, outcome FROM seats.turnover ORDER BY org;
-\echo '== The cycle closing report'
+\echo '== The cycle closing report (blocks, and the mean time from the first block to the upgrade that ended them)'
+SELECT pg_sleep(0.5) AS waited \gset
 SELECT * FROM seats.cycle_report(now() - interval '1 day', :'turnover_at'::timestamptz + interval '1 day');
+
+\echo '== Runbook §5 — alerts: for a small office two blocks in a day are already a spike'
+SELECT name, value, default_value FROM seats.set_setting('block_spike_min_blocks', '2');
+SELECT kind, coalesce(org, '(all)') AS org, severity, detail FROM seats.alerts();
+
+\echo '== Runbook §8 — the daily checklist'
+SELECT item, status, detail FROM seats.daily_checklist();
 
 \echo '== seats.revalidate(): the counter matches the members table'
 SELECT * FROM seats.revalidate();

@@ -38,6 +38,7 @@ namespace broker_seats::pg {
 namespace {
 
 constexpr uint16 org_lock_class = 24231;  // field4 of the advisory lock tag
+constexpr uint16 chain_lock_class = 24232;  // an org's audit chain (seats._log_event)
 constexpr uint64 org_lock_seed = UINT64CONST(0x62726f6b65727365);
 
 // seats.subscription and what the counter path needs of it, resolved once
@@ -168,11 +169,12 @@ void insert_index_entries(Relation rel, HeapTuple tuple) {
 // (never decremented: locks released by a subtransaction's abort are still
 // counted, which only makes escalation come sooner).
 std::size_t org_locks_taken = 0;
+std::size_t chain_locks_taken = 0;  // the same for the audit chains' locks
 
 void forget_org_locks(XactEvent event, void *) {
   if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE ||
       event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
-    org_locks_taken = 0;
+    org_locks_taken = chain_locks_taken = 0;
 }
 
 // Does this transaction hold the all-organizations lock?
@@ -182,10 +184,10 @@ bool holds_all_orgs(Oid relid) {
   return LockHeldByMe(&tag, ExclusiveLock) || LockHeldByMe(&tag, AccessExclusiveLock);
 }
 
-LOCKTAG org_lock_tag(const char *org, int length) {
+LOCKTAG org_lock_tag(const char *org, int length, uint16 lock_class = org_lock_class) {
   const uint64 h = DatumGetUInt64(hash_bytes_extended(reinterpret_cast<const unsigned char *>(org), length, org_lock_seed));
   LOCKTAG tag;
-  SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, static_cast<uint32>(h >> 32), static_cast<uint32>(h), org_lock_class);
+  SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, static_cast<uint32>(h >> 32), static_cast<uint32>(h), lock_class);
   return tag;
 }
 
@@ -320,6 +322,23 @@ void reserve_org_locks(const core::OrgDelta *orgs, std::size_t count) {
 }
 
 void lock_all_orgs() { LockRelationOid(subscription().relid, ExclusiveLock); }
+
+void lock_chain(const char *org, int length) {
+  // The same two levels as the org lock, on seats.event: RowExclusiveLock
+  // then one advisory lock per chain, or ExclusiveLock on seats.event past
+  // the limit (which every chain writer then waits for before it reads the
+  // chain's last hash, so no chain can fork).
+  const Oid relid = get_relname_relid("event", get_namespace_oid("seats", false));
+  if (relid == InvalidOid) elog(ERROR, "seats.event does not exist");
+  if (holds_all_orgs(relid)) return;
+  if (chain_locks_taken >= static_cast<std::size_t>(org_lock_limit())) {
+    LockRelationOid(relid, ExclusiveLock);
+    return;
+  }
+  LockRelationOid(relid, RowExclusiveLock);
+  const LOCKTAG tag = org_lock_tag(org, length, chain_lock_class);
+  if (LockAcquire(&tag, ExclusiveLock, false, false) == LOCKACQUIRE_OK) ++chain_locks_taken;
+}
 
 void apply_seat_deltas(const core::OrgDelta *deltas, std::size_t count, const BlockSource *source) {
   if (count == 0) return;

@@ -34,6 +34,12 @@ void reserve_org_locks(const core::OrgDelta *orgs, std::size_t count);
 // The all-organizations lock, for recounts over every subscription.
 void lock_all_orgs();
 
+// The lock of one organization's audit chain (org "" for the global one),
+// to the end of the transaction: appends to a chain are serialized by it
+// and not by the org lock, so the block recorder never makes a seat writer
+// wait. Escalates like the org locks.
+void lock_chain(const char *org, int length);
+
 // Where the seats of a statement were asked for: recorded with a block.
 struct BlockSource {
   Oid relation;

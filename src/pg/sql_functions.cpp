@@ -212,6 +212,13 @@ BROKER_SEATS_FUNCTION(seats_lock_orgs) {
   PG_RETURN_VOID();
 }
 
+// seats._lock_chain(org): the lock of an org's audit chain.
+BROKER_SEATS_FUNCTION(seats_lock_chain) {
+  text *org = pg::required_text(fcinfo, 0, "org");
+  pg::lock_chain(VARDATA_ANY(org), static_cast<int>(VARSIZE_ANY_EXHDR(org)));
+  PG_RETURN_VOID();
+}
+
 // seats._lock_all_orgs(): the all-organizations lock (ExclusiveLock on
 // seats.subscription), for recounts over every subscription.
 BROKER_SEATS_FUNCTION(seats_lock_all_orgs) {

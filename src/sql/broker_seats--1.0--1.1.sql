@@ -65,6 +65,9 @@ CREATE OR REPLACE FUNCTION seats._business_time(from_local timestamp, to_local t
 CREATE OR REPLACE FUNCTION seats._lock_orgs(orgs text[]) RETURNS void
     LANGUAGE c AS 'MODULE_PATHNAME', 'seats_lock_orgs';
 
+CREATE OR REPLACE FUNCTION seats._lock_chain(org text) RETURNS void
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_lock_chain';
+
 CREATE OR REPLACE FUNCTION seats._lock_all_orgs() RETURNS void
     LANGUAGE c AS 'MODULE_PATHNAME', 'seats_lock_all_orgs';
 
@@ -94,7 +97,7 @@ DECLARE
 BEGIN
     -- The global chain's key is '' (no organization has it); its events
     -- hash as before 1.1, with no org.
-    PERFORM seats._lock_org(coalesce(p_org, ''));
+    PERFORM seats._lock_chain(coalesce(p_org, ''));
     SELECT e.hash INTO v_prev FROM seats.event e WHERE e.org = coalesce(p_org, '') ORDER BY e.id DESC LIMIT 1;
     v_event.id := nextval('seats.event_id_seq');
     v_event.org := coalesce(p_org, '');
@@ -111,6 +114,10 @@ BEGIN
     RETURN v_event;
 END
 $$;
+
+CREATE OR REPLACE FUNCTION seats._blocks_of(p_detail jsonb) RETURNS bigint
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT coalesce((p_detail->>'blocks')::bigint, 1) $$;
 
 CREATE OR REPLACE FUNCTION seats._verify_audit(p_org text)
     RETURNS TABLE (org text, events bigint, ok boolean, first_bad_event bigint)
@@ -909,7 +916,7 @@ BEGIN
     PERFORM seats._require(p_from, 'from_ts'), seats._require(p_to, 'to_ts');
     RETURN QUERY
     WITH ev AS (
-        SELECT e.kind, count(*) AS n FROM seats.event e
+        SELECT e.kind, sum(seats._blocks_of(e.detail))::bigint AS n FROM seats.event e
          WHERE e.at >= p_from AND e.at < p_to
            AND e.kind IN ('downgrade_applied', 'downgrade_blocked', 'downgrade_held', 'seat_blocked')
          GROUP BY e.kind),
@@ -961,7 +968,7 @@ AS $$
         SELECT seats._require(p_day, 'day')::timestamp::timestamptz AS day_start,
                (p_day + 1)::timestamp::timestamptz AS day_end)
     SELECT p_day,
-           (SELECT pg_catalog.count(*) FROM seats.event e, bounds b
+           (SELECT coalesce(pg_catalog.sum(seats._blocks_of(e.detail)), 0)::bigint FROM seats.event e, bounds b
              WHERE e.kind = 'seat_blocked' AND e.at >= b.day_start AND e.at < b.day_end),
            (SELECT pg_catalog.count(*) FROM seats.change c, bounds b
              WHERE c.kind = 'upgrade' AND c.status IN ('applied', 'reverted')
@@ -980,33 +987,41 @@ CREATE OR REPLACE FUNCTION seats.daily_kpis(day date DEFAULT current_date)
 AS $$ SELECT * FROM seats._daily_kpis($1) $$;
 
 CREATE OR REPLACE FUNCTION seats._record_block(p_org text, p_at timestamptz, p_table oid, p_role text,
-                                    p_requested bigint, p_used bigint, p_limit bigint)
+                                    p_requested bigint, p_used bigint, p_limit bigint,
+                                    p_blocks bigint DEFAULT 1, p_last_at timestamptz DEFAULT NULL)
     RETURNS void LANGUAGE plpgsql
 AS $$
+DECLARE
+    v_started timestamptz;
+    v_resolved timestamptz;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM seats.subscription s WHERE s.org = p_org) THEN
+    SELECT s.block_episode_started_at, s.block_episode_resolved_at INTO v_started, v_resolved
+      FROM seats.subscription s WHERE s.org = p_org;
+    IF NOT FOUND THEN
         RETURN;  -- offboarded since
     END IF;
+    -- An episode that a later acquisition or upgrade ended is written up
+    -- before a block after it opens the next one.
+    IF v_resolved IS NOT NULL AND p_at > v_resolved THEN
+        PERFORM seats._log_resolved_episodes(p_org);
+        v_started := NULL;
+    END IF;
+    -- The first block opens the episode: the recorder's only write to the
+    -- counter row, once per episode (the episode's blocks are counted from
+    -- the events when it closes), so seat writers do not queue behind it.
+    IF v_started IS NULL THEN
+        UPDATE seats.subscription s SET block_episode_started_at = p_at
+         WHERE s.org = p_org AND s.block_episode_started_at IS NULL;
+    END IF;
+    -- On the org's chain, under the chain's lock (not the org lock).
     PERFORM seats._log_event(p_org, 'seat_blocked',
                              jsonb_build_object('table', p_table::regclass::text,
                                                 'role', p_role, 'requested', p_requested,
-                                                'used', p_used, 'limit', p_limit),
+                                                'used', p_used, 'limit', p_limit)
+                             || CASE WHEN p_blocks > 1
+                                     THEN jsonb_build_object('blocks', p_blocks, 'last_at', p_last_at)
+                                     ELSE '{}' END,
                              p_at);
-    -- A block from before the acquisition that ended its episode (written
-    -- late) belongs to that episode.
-    UPDATE seats.subscription s
-       SET block_episode_blocks = s.block_episode_blocks + 1, last_block_at = greatest(s.last_block_at, p_at)
-     WHERE s.org = p_org AND s.block_episode_resolved_at IS NOT NULL AND p_at <= s.block_episode_resolved_at;
-    IF FOUND THEN
-        RETURN;
-    END IF;
-    -- An episode that ended before this block is written up first.
-    PERFORM seats._log_resolved_episodes(p_org);
-    UPDATE seats.subscription s
-       SET block_episode_started_at = coalesce(s.block_episode_started_at, p_at),
-           block_episode_blocks = s.block_episode_blocks + 1,
-           last_block_at = greatest(s.last_block_at, p_at)
-     WHERE s.org = p_org;
 END
 $$;
 
@@ -1026,8 +1041,13 @@ BEGIN
         -- Read again under the lock: a concurrent run may have written it.
         FOR r IN
             SELECT s.org, s.block_episode_started_at AS started_at, s.block_episode_resolved_at AS resolved_at,
-                   s.block_episode_blocks AS blocks
-              FROM seats.subscription s
+                   b.blocks, b.last_at
+              FROM seats.subscription s,
+                   LATERAL (SELECT pg_catalog.sum(seats._blocks_of(e.detail)) AS blocks,
+                                   pg_catalog.max(coalesce((e.detail->>'last_at')::timestamptz, e.at)) AS last_at
+                              FROM seats.event e
+                             WHERE e.org = s.org AND e.kind = 'seat_blocked'
+                               AND e.at >= s.block_episode_started_at AND e.at <= s.block_episode_resolved_at) b
              WHERE s.org = r.org AND s.block_episode_resolved_at IS NOT NULL
         LOOP
             PERFORM seats._log_event(r.org, 'block_episode_closed',
@@ -1036,7 +1056,8 @@ BEGIN
                                    extract(epoch FROM r.resolved_at - r.started_at)::numeric::text),
                 r.resolved_at);
             UPDATE seats.subscription s
-               SET block_episode_started_at = NULL, block_episode_resolved_at = NULL, block_episode_blocks = 0
+               SET block_episode_started_at = NULL, block_episode_resolved_at = NULL, block_episode_blocks = 0,
+                   last_block_at = greatest(s.last_block_at, r.last_at)
              WHERE s.org = r.org;
             v_done := v_done + 1;
         END LOOP;
@@ -1198,7 +1219,7 @@ CREATE OR REPLACE FUNCTION seats._business_hours_check() RETURNS void
     LANGUAGE sql STABLE
 AS $$ SELECT seats._business_time_between(now(), now(), 'UTC') $$;
 
-CREATE OR REPLACE FUNCTION seats._block_spikes(p_as_of timestamptz)
+CREATE OR REPLACE FUNCTION seats._block_spikes(p_as_of timestamptz, p_orgs text[] DEFAULT NULL, p_all boolean DEFAULT true)
     RETURNS TABLE (org text, blocks bigint, baseline_median numeric, spike boolean)
     LANGUAGE sql STABLE
 AS $$
@@ -1208,11 +1229,13 @@ AS $$
                seats._setting_value('block_spike_factor')::numeric AS factor,
                seats._setting_value('block_spike_min_blocks')::int AS min_blocks),
     blocked AS (
-        SELECT k.org, pg_catalog.date_trunc('day', e.at) AS day, pg_catalog.count(*) AS n
+        SELECT k.org, pg_catalog.date_trunc('day', e.at) AS day, pg_catalog.sum(seats._blocks_of(e.detail)) AS n
           FROM seats.event e, cfg,
                LATERAL (VALUES (e.org), (NULL)) k(org)
          WHERE e.kind = 'seat_blocked'
            AND e.at >= cfg.day_start - cfg.days * interval '1 day' AND e.at <= p_as_of
+           AND (p_all OR e.org = ANY (p_orgs))
+           AND CASE WHEN k.org IS NULL THEN p_all ELSE p_orgs IS NULL OR k.org = ANY (p_orgs) END
          GROUP BY 1, 2),
     today AS (
         SELECT b.org, b.n FROM blocked b, cfg WHERE b.day = cfg.day_start),
@@ -1224,7 +1247,7 @@ AS $$
                                      AND b.day = cfg.day_start - g.k * interval '1 day')::numeric AS median,
                cfg.factor, cfg.min_blocks
           FROM today t, cfg)
-    SELECT j.org, j.n, j.median, j.n >= j.min_blocks AND j.n > j.factor * j.median
+    SELECT j.org, j.n::bigint, j.median, j.n >= j.min_blocks AND j.n > j.factor * j.median
       FROM judged j
 $$;
 
@@ -1360,15 +1383,29 @@ END
 $$;
 
 CREATE OR REPLACE FUNCTION seats._announce_block_spikes(p_as_of timestamptz DEFAULT now()) RETURNS int
-    LANGUAGE sql
+    LANGUAGE plpgsql
 AS $$
-    SELECT pg_catalog.count(*) FILTER (WHERE seats._announce('block_spike', b.org,
-               pg_catalog.to_char(p_as_of, 'YYYY-MM-DD'),
-               jsonb_build_object('severity', 'warning', 'at', p_as_of,
-                                  'day', pg_catalog.to_char(p_as_of, 'YYYY-MM-DD'),
-                                  'blocks', b.blocks, 'baseline_median', b.baseline_median::text)))::int
-      FROM seats._block_spikes(p_as_of) b
-     WHERE b.spike
+DECLARE
+    v_day text := pg_catalog.to_char(p_as_of, 'YYYY-MM-DD');
+    v_all boolean;
+    v_orgs text[];
+BEGIN
+    v_all := NOT EXISTS (SELECT 1 FROM seats.alert_sent a
+                          WHERE a.kind = 'block_spike' AND a.org = '' AND a.key = v_day);
+    v_orgs := ARRAY(SELECT DISTINCT e.org FROM seats.event e
+                     WHERE e.kind = 'seat_blocked' AND e.at >= pg_catalog.date_trunc('day', p_as_of)
+                       AND e.at <= p_as_of
+                       AND NOT EXISTS (SELECT 1 FROM seats.alert_sent a
+                                        WHERE a.kind = 'block_spike' AND a.org = e.org AND a.key = v_day));
+    IF NOT v_all AND pg_catalog.cardinality(v_orgs) = 0 THEN
+        RETURN 0;
+    END IF;
+    RETURN (SELECT pg_catalog.count(*) FILTER (WHERE seats._announce('block_spike', b.org, v_day,
+                       jsonb_build_object('severity', 'warning', 'at', p_as_of, 'day', v_day,
+                                          'blocks', b.blocks, 'baseline_median', b.baseline_median::text)))::int
+              FROM seats._block_spikes(p_as_of, v_orgs, v_all) b
+             WHERE b.spike);
+END
 $$;
 
 CREATE OR REPLACE FUNCTION seats._daily_checklist(p_day date)

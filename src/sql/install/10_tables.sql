@@ -31,7 +31,10 @@ CREATE TABLE seats.subscription (
     frozen_reason   text,
     frozen_incident bigint,
     -- Block episode: opened at the org's first SB001, closed at its next
-    -- seat acquisition or upgrade (SPEC §5).
+    -- seat acquisition or upgrade (SPEC §5). The episode's blocks are
+    -- counted from the seat_blocked events when it closes (the recorder
+    -- writes this row once per episode); block_episode_blocks stays 0 while
+    -- it is open, last_block_at is the last block of the last closed one.
     block_episode_started_at timestamptz,
     block_episode_blocks     integer NOT NULL DEFAULT 0,
     last_block_at   timestamptz,

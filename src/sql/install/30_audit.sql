@@ -15,7 +15,8 @@ AS $$
 $$;
 
 -- Appends one event to the org's chain (org NULL: the global chain). The
--- chain's lock is the org lock, so concurrent writers never fork it.
+-- chain's own lock (seats._lock_chain, not the org lock: the block recorder
+-- appends without making seat writers wait) keeps writers from forking it.
 CREATE FUNCTION seats._log_event(p_org text, p_kind text, p_detail jsonb DEFAULT '{}',
                                  p_at timestamptz DEFAULT now(), p_change bigint DEFAULT NULL)
     RETURNS seats.event LANGUAGE plpgsql
@@ -26,7 +27,7 @@ DECLARE
 BEGIN
     -- The global chain's key is '' (no organization has it); its events
     -- hash as before 1.1, with no org.
-    PERFORM seats._lock_org(coalesce(p_org, ''));
+    PERFORM seats._lock_chain(coalesce(p_org, ''));
     SELECT e.hash INTO v_prev FROM seats.event e WHERE e.org = coalesce(p_org, '') ORDER BY e.id DESC LIMIT 1;
     v_event.id := nextval('seats.event_id_seq');
     v_event.org := coalesce(p_org, '');
@@ -43,6 +44,12 @@ BEGIN
     RETURN v_event;
 END
 $$;
+
+-- How many blocks a seat_blocked event stands for (1 unless the block
+-- recorder grouped a storm's blocks into it).
+CREATE FUNCTION seats._blocks_of(p_detail jsonb) RETURNS bigint
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT coalesce((p_detail->>'blocks')::bigint, 1) $$;
 
 CREATE FUNCTION seats._event_append_only() RETURNS trigger LANGUAGE plpgsql
 AS $$

@@ -293,7 +293,7 @@ BEGIN
     PERFORM seats._require(p_from, 'from_ts'), seats._require(p_to, 'to_ts');
     RETURN QUERY
     WITH ev AS (
-        SELECT e.kind, count(*) AS n FROM seats.event e
+        SELECT e.kind, sum(seats._blocks_of(e.detail))::bigint AS n FROM seats.event e
          WHERE e.at >= p_from AND e.at < p_to
            AND e.kind IN ('downgrade_applied', 'downgrade_blocked', 'downgrade_held', 'seat_blocked')
          GROUP BY e.kind),

@@ -58,7 +58,7 @@ AS $$
         SELECT seats._require(p_day, 'day')::timestamp::timestamptz AS day_start,
                (p_day + 1)::timestamp::timestamptz AS day_end)
     SELECT p_day,
-           (SELECT pg_catalog.count(*) FROM seats.event e, bounds b
+           (SELECT coalesce(pg_catalog.sum(seats._blocks_of(e.detail)), 0)::bigint FROM seats.event e, bounds b
              WHERE e.kind = 'seat_blocked' AND e.at >= b.day_start AND e.at < b.day_end),
            (SELECT pg_catalog.count(*) FROM seats.change c, bounds b
              WHERE c.kind = 'upgrade' AND c.status IN ('applied', 'reverted')

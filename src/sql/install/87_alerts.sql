@@ -116,8 +116,9 @@ AS $$ SELECT seats._business_time_between(now(), now(), 'UTC') $$;
 
 -- Block spikes as of a time: the blocks of the day (session TimeZone) up to
 -- it, per organization and for all of them (org NULL), against the median
--- of the same count over the baseline days before it.
-CREATE FUNCTION seats._block_spikes(p_as_of timestamptz)
+-- of the same count over the baseline days before it. p_orgs limits the
+-- organizations judged (NULL: all), p_all asks for the all-orgs row.
+CREATE FUNCTION seats._block_spikes(p_as_of timestamptz, p_orgs text[] DEFAULT NULL, p_all boolean DEFAULT true)
     RETURNS TABLE (org text, blocks bigint, baseline_median numeric, spike boolean)
     LANGUAGE sql STABLE
 AS $$
@@ -127,11 +128,13 @@ AS $$
                seats._setting_value('block_spike_factor')::numeric AS factor,
                seats._setting_value('block_spike_min_blocks')::int AS min_blocks),
     blocked AS (
-        SELECT k.org, pg_catalog.date_trunc('day', e.at) AS day, pg_catalog.count(*) AS n
+        SELECT k.org, pg_catalog.date_trunc('day', e.at) AS day, pg_catalog.sum(seats._blocks_of(e.detail)) AS n
           FROM seats.event e, cfg,
                LATERAL (VALUES (e.org), (NULL)) k(org)
          WHERE e.kind = 'seat_blocked'
            AND e.at >= cfg.day_start - cfg.days * interval '1 day' AND e.at <= p_as_of
+           AND (p_all OR e.org = ANY (p_orgs))
+           AND CASE WHEN k.org IS NULL THEN p_all ELSE p_orgs IS NULL OR k.org = ANY (p_orgs) END
          GROUP BY 1, 2),
     today AS (
         SELECT b.org, b.n FROM blocked b, cfg WHERE b.day = cfg.day_start),
@@ -143,7 +146,7 @@ AS $$
                                      AND b.day = cfg.day_start - g.k * interval '1 day')::numeric AS median,
                cfg.factor, cfg.min_blocks
           FROM today t, cfg)
-    SELECT j.org, j.n, j.median, j.n >= j.min_blocks AND j.n > j.factor * j.median
+    SELECT j.org, j.n::bigint, j.median, j.n >= j.min_blocks AND j.n > j.factor * j.median
       FROM judged j
 $$;
 
@@ -282,18 +285,34 @@ BEGIN
 END
 $$;
 
--- Called by the block recorder after each drain: announces the block
--- spikes first seen (one per org and day; org NULL for all of them).
+-- Called by the block recorder (at most every few seconds while blocks
+-- arrive): announces the block spikes first seen, once per org and day
+-- (org NULL for all of them). Orgs already announced today are not judged
+-- again, so a storm costs one look at today's events.
 CREATE FUNCTION seats._announce_block_spikes(p_as_of timestamptz DEFAULT now()) RETURNS int
-    LANGUAGE sql
+    LANGUAGE plpgsql
 AS $$
-    SELECT pg_catalog.count(*) FILTER (WHERE seats._announce('block_spike', b.org,
-               pg_catalog.to_char(p_as_of, 'YYYY-MM-DD'),
-               jsonb_build_object('severity', 'warning', 'at', p_as_of,
-                                  'day', pg_catalog.to_char(p_as_of, 'YYYY-MM-DD'),
-                                  'blocks', b.blocks, 'baseline_median', b.baseline_median::text)))::int
-      FROM seats._block_spikes(p_as_of) b
-     WHERE b.spike
+DECLARE
+    v_day text := pg_catalog.to_char(p_as_of, 'YYYY-MM-DD');
+    v_all boolean;
+    v_orgs text[];
+BEGIN
+    v_all := NOT EXISTS (SELECT 1 FROM seats.alert_sent a
+                          WHERE a.kind = 'block_spike' AND a.org = '' AND a.key = v_day);
+    v_orgs := ARRAY(SELECT DISTINCT e.org FROM seats.event e
+                     WHERE e.kind = 'seat_blocked' AND e.at >= pg_catalog.date_trunc('day', p_as_of)
+                       AND e.at <= p_as_of
+                       AND NOT EXISTS (SELECT 1 FROM seats.alert_sent a
+                                        WHERE a.kind = 'block_spike' AND a.org = e.org AND a.key = v_day));
+    IF NOT v_all AND pg_catalog.cardinality(v_orgs) = 0 THEN
+        RETURN 0;
+    END IF;
+    RETURN (SELECT pg_catalog.count(*) FILTER (WHERE seats._announce('block_spike', b.org, v_day,
+                       jsonb_build_object('severity', 'warning', 'at', p_as_of, 'day', v_day,
+                                          'blocks', b.blocks, 'baseline_median', b.baseline_median::text)))::int
+              FROM seats._block_spikes(p_as_of, v_orgs, v_all) b
+             WHERE b.spike);
+END
 $$;
 
 -- The runbook §8 daily checklist, for a day (session TimeZone): counts of

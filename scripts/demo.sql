@@ -90,6 +90,32 @@ SELECT kind, coalesce(org, '(all)') AS org, severity, detail FROM seats.alerts()
 \echo '== Runbook §8 — the daily checklist'
 SELECT item, status, detail FROM seats.daily_checklist();
 
+\echo '== Runbook §6 — an incident: an upgrade charged by mistake'
+SELECT id, severity, org, impact FROM seats.open_incident('P1', 'upgrade applied without the customer''s request', 'imobiliaria-sol') \gset incident_
+SELECT :'incident_id' AS incident, :'incident_severity' AS severity;
+
+\echo '== Runbook §7 — freeze everything, revert with evidence (a dry run first), nobody deactivated'
+SELECT 'everything frozen' AS done FROM seats.freeze('incident ' || :'incident_id' || ': wrong upgrade', NULL, :'incident_id');
+SELECT org, kind, from_limit, to_limit, status, amount
+  FROM seats.revert_changes_since(now() - interval '1 hour', :'incident_id', 'not requested by the customer',
+                                  ARRAY['imobiliaria-sol']);
+SELECT org, kind, from_limit, to_limit, status
+  FROM seats.revert_changes_since(now() - interval '1 hour', :'incident_id', 'not requested by the customer',
+                                  ARRAY['imobiliaria-sol'], false);
+SELECT kind, from_limit, to_limit, amount AS credit, reason FROM seats.change WHERE kind = 'revert' ORDER BY id;
+SELECT org, seat_limit, seats_used, over_limit, frozen FROM seats.usage ORDER BY org;
+SELECT count(*) AS active_brokers_of_sol FROM crm_members WHERE org_id = 'imobiliaria-sol' AND role = 'broker' AND active;
+SELECT kind, org, severity FROM seats.alerts() WHERE kind IN ('over_limit', 'incident_p0');
+
+\echo '== Runbook §7 step 5 — gradual resumption: each org on its own freeze, the global one lifted, then one by one'
+SELECT u.org, 'frozen on its own' AS done FROM seats.usage u, seats.freeze('gradual resumption', u.org) ORDER BY u.org;
+SELECT 'global freeze lifted' AS done FROM seats.unfreeze();
+SELECT 'imobiliaria-lua resumes' AS done FROM seats.unfreeze('imobiliaria-lua');
+SELECT org, frozen FROM seats.usage ORDER BY org;
+SELECT 'imobiliaria-sol resumes' AS done FROM seats.unfreeze('imobiliaria-sol');
+SELECT id, severity, closed_at IS NOT NULL AS closed
+  FROM seats.close_incident(:'incident_id', 'Upgrade applied from a test ticket; reverted with credit; ticket checks added.');
+
 \echo '== seats.revalidate(): the counter matches the members table'
 SELECT * FROM seats.revalidate();
 

@@ -21,6 +21,7 @@ extern "C" {
 #include "utils/array.h"
 #include "utils/hsearch.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "pgtime.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
@@ -211,6 +212,11 @@ BROKER_SEATS_FUNCTION(seats_lock_orgs) {
   for (size_t i = 0; i < distinct; ++i) pg::lock_org(orgs[i].org.data(), static_cast<int>(orgs[i].org.size()));
   PG_RETURN_VOID();
 }
+
+// seats._invoker(): the role the session acts as (SET ROLE, else the
+// session user), which a SECURITY DEFINER function does not change: who
+// called seats.attach, for its permission check.
+BROKER_SEATS_FUNCTION(seats_invoker) { PG_RETURN_OID(GetOuterUserId()); }
 
 // seats._lock_chain(org): the lock of an org's audit chain.
 BROKER_SEATS_FUNCTION(seats_lock_chain) {

@@ -45,6 +45,9 @@ CREATE TABLE seats.alert_sent (
 COMMENT ON TABLE seats.alert_sent IS 'Alerts announced on NOTIFY seats_alerts (each once)';
 SELECT pg_catalog.pg_extension_config_dump('seats.setting', '');
 SELECT pg_catalog.pg_extension_config_dump('seats.alert_sent', '');
+-- Issue 11: who froze an org and when; who closed an incident.
+ALTER TABLE seats.subscription ADD COLUMN frozen_by text, ADD COLUMN frozen_at timestamptz;
+ALTER TABLE seats.incident ADD COLUMN closed_by text;
 
 DROP FUNCTION seats._seat_counts(text);
 DROP FUNCTION seats._count_sql(text);
@@ -64,6 +67,9 @@ CREATE OR REPLACE FUNCTION seats._business_time(from_local timestamp, to_local t
 
 CREATE OR REPLACE FUNCTION seats._lock_orgs(orgs text[]) RETURNS void
     LANGUAGE c AS 'MODULE_PATHNAME', 'seats_lock_orgs';
+
+CREATE OR REPLACE FUNCTION seats._invoker() RETURNS oid
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'seats_invoker';
 
 CREATE OR REPLACE FUNCTION seats._lock_chain(org text) RETURNS void
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_lock_chain';
@@ -462,6 +468,28 @@ AS $$
     SELECT relid::regclass FROM up
 $$;
 
+CREATE OR REPLACE FUNCTION seats._check_may_attach(p_table regclass) RETURNS void
+    LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    v_invoker oid := seats._invoker();
+    v_owner oid;
+BEGIN
+    IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid = v_invoker) THEN
+        RETURN;
+    END IF;
+    SELECT c.relowner INTO v_owner FROM pg_catalog.pg_class c WHERE c.oid = p_table;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = 'seats_operator')
+       OR NOT pg_catalog.pg_has_role(v_invoker, 'seats_operator', 'USAGE')
+       OR v_owner IS NULL OR NOT pg_catalog.pg_has_role(v_invoker, v_owner, 'USAGE') THEN
+        RAISE EXCEPTION 'permission denied to attach or detach table %', p_table
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Only the table''s owner with the seats_operator role, or a superuser, may.',
+                  HINT = 'SELECT seats.create_standard_roles(); GRANT seats_operator TO <the table''s owner>;';
+    END IF;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION seats.attach(member_table regclass, org_column name DEFAULT 'org_id',
                              role_column name DEFAULT 'role', active_column name DEFAULT 'active',
                              seat_roles text[] DEFAULT '{broker}')
@@ -475,6 +503,7 @@ DECLARE
 BEGIN
     PERFORM seats._require(member_table, 'member_table'), seats._require(org_column, 'org_column'),
             seats._require(role_column, 'role_column'), seats._require(active_column, 'active_column'),
+            seats._check_may_attach(member_table),
             seats._require(seat_roles, 'seat_roles');
     SELECT c.relkind INTO v_kind FROM pg_catalog.pg_class c WHERE c.oid = member_table;
     IF v_kind NOT IN ('r', 'p') THEN
@@ -538,6 +567,21 @@ BEGIN
     -- above a limit (the DBA's explicit act; such an org blocks new seats
     -- until it is back under). DDL that brings rows in is refused instead.
     PERFORM seats._recount(NULL, 'attach ' || member_table::text);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats.detach(member_table regclass) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM seats._require(member_table, 'member_table'), seats._check_may_attach(member_table);
+    IF NOT EXISTS (SELECT 1 FROM seats.attachment a WHERE a.relid = member_table) THEN
+        RAISE EXCEPTION 'table % is not attached', member_table USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM seats._replace_triggers(member_table, NULL);
+    DELETE FROM seats.attachment a WHERE a.relid = member_table;
+    PERFORM seats._log_event(NULL, 'detach', jsonb_build_object('table', member_table::text));
+    PERFORM seats._recount(NULL, 'detach ' || member_table::text);
 END
 $$;
 
@@ -708,6 +752,34 @@ CREATE EVENT TRIGGER broker_seats_rewrite_guard ON table_rewrite
 DROP EVENT TRIGGER broker_seats_drop_guard;
 CREATE EVENT TRIGGER broker_seats_drop_guard ON sql_drop
     EXECUTE FUNCTION seats._drop_guard();
+
+CREATE OR REPLACE FUNCTION seats._check_not_frozen(p_sub seats.subscription) RETURNS void
+    LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    g seats.global_freeze;
+BEGIN
+    IF p_sub.frozen AND p_sub.frozen_by IS NULL THEN  -- frozen by a direct UPDATE
+        RAISE EXCEPTION 'organization "%" is frozen: %', p_sub.org, coalesce(p_sub.frozen_reason, 'no reason given')
+            USING ERRCODE = 'SB003', HINT = format('Commercial changes resume after seats.unfreeze(%L).', p_sub.org);
+    ELSIF p_sub.frozen THEN
+        RAISE EXCEPTION 'organization "%" is frozen: %', p_sub.org, coalesce(p_sub.frozen_reason, 'no reason given')
+            USING ERRCODE = 'SB003',
+                  DETAIL = format('Frozen by %s at %s%s.', p_sub.frozen_by,
+                                  pg_catalog.to_char(p_sub.frozen_at, 'YYYY-MM-DD HH24:MI:SSOF'),
+                                  coalesce(', incident ' || p_sub.frozen_incident, '')),
+                  HINT = format('Commercial changes resume after seats.unfreeze(%L).', p_sub.org);
+    END IF;
+    SELECT * INTO g FROM seats.global_freeze;
+    IF FOUND THEN
+        RAISE EXCEPTION 'commercial changes are frozen system-wide: %', g.reason
+            USING ERRCODE = 'SB003',
+                  DETAIL = format('Frozen by %s at %s%s.', g.frozen_by, pg_catalog.to_char(g.frozen_at, 'YYYY-MM-DD HH24:MI:SSOF'),
+                                  coalesce(', incident ' || g.incident, '')),
+                  HINT = 'Commercial changes resume after seats.unfreeze().';
+    END IF;
+END
+$$;
 
 CREATE OR REPLACE FUNCTION seats._price_upgrade(p_sub seats.subscription, p_new_limit int, p_at timestamptz)
     RETURNS seats.change LANGUAGE plpgsql STABLE
@@ -950,7 +1022,7 @@ CREATE OR REPLACE VIEW seats.usage AS
            d.effective_at AS pending_downgrade_effective_at,
            s.cycle_start,
            s.cycle_end,
-           s.frozen,
+           s.frozen OR EXISTS (SELECT 1 FROM seats.global_freeze) AS frozen,
            s.time_zone,
            s.language
       FROM seats.subscription s
@@ -1300,6 +1372,15 @@ BEGIN
      WHERE b.spike
      ORDER BY b.org COLLATE "C" NULLS FIRST;
 
+    -- An open P0 (runbook §6.1).
+    RETURN QUERY
+    SELECT 'incident_p0', i.org, 'critical',
+           format('P0 incident #%s open since %s (by %s): %s. Follow runbook §6.2; close it with its postmortem: '
+                  'SELECT seats.close_incident(%s, ''<postmortem>'');', i.id, i.opened_at, i.opened_by, i.impact, i.id)
+      FROM seats.incident i
+     WHERE i.severity = 'P0' AND i.closed_at IS NULL AND i.opened_at <= p_as_of
+     ORDER BY i.id;
+
     -- Turnovers: failed (the last attempt on the cycle still due failed) and
     -- overdue (a cycle ended longer ago than the grace, not turned over).
     RETURN QUERY
@@ -1434,6 +1515,18 @@ BEGIN
     detail := CASE WHEN v_n = 0 THEN 'No open seats/billing incident.'
                    ELSE format('%s open: %s. Close each with its postmortem: '
                                'SELECT seats.close_incident(<id>, ''<postmortem>'');', v_n, v_list) END;
+    -- What is frozen, as it stands now (runbook §7).
+    SELECT concat_ws('; ',
+               (SELECT format('everything frozen since %s by %s: %s', g.frozen_at, g.frozen_by, g.reason)
+                  FROM seats.global_freeze g),
+               (SELECT format('%s organization(s) frozen: %s', pg_catalog.count(*),
+                              pg_catalog.string_agg(format('%s (%s)', s.org, s.frozen_reason), ', ' ORDER BY s.org COLLATE "C"))
+                  FROM seats.subscription s WHERE s.frozen HAVING pg_catalog.count(*) > 0))
+      INTO v_list;
+    IF v_list <> '' THEN
+        status := 'attention';
+        detail := detail || format(' Frozen: %s. Lift with SELECT seats.unfreeze(<org>); (NULL: the global freeze).', v_list);
+    END IF;
     RETURN NEXT;
 
     -- 2. Blocks above the baseline.
@@ -1516,6 +1609,370 @@ CREATE OR REPLACE FUNCTION seats.daily_checklist(day date DEFAULT current_date)
     RETURNS TABLE (item text, status text, detail text)
     LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$ SELECT * FROM seats._daily_checklist($1) $$;
+
+CREATE OR REPLACE FUNCTION seats._open_incident(p_severity text, p_impact text, p_org text) RETURNS seats.incident
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_incident seats.incident;
+BEGIN
+    PERFORM seats._require(p_severity, 'severity'), seats._require(p_impact, 'impact');
+    IF p_severity NOT IN ('P0', 'P1', 'P2') THEN
+        RAISE EXCEPTION 'unknown severity "%"', p_severity USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Use P0 (total outage or wrong charges), P1 (partial) or P2 (minor), runbook §6.1.';
+    END IF;
+    IF btrim(p_impact) = '' THEN
+        RAISE EXCEPTION 'impact must describe the incident' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_org IS NOT NULL THEN
+        PERFORM seats._subscription(p_org);  -- SB002 for an unknown org
+    END IF;
+    INSERT INTO seats.incident (severity, org, impact) VALUES (p_severity, p_org, p_impact)
+        RETURNING * INTO v_incident;
+    PERFORM seats._log_event(p_org, 'incident_opened',
+                             jsonb_build_object('incident', v_incident.id, 'severity', p_severity, 'impact', p_impact));
+    RETURN v_incident;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats.open_incident(severity text, impact text, org text DEFAULT NULL) RETURNS seats.incident
+    LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT seats._open_incident($1, $2, $3) $$;
+
+CREATE OR REPLACE FUNCTION seats._close_incident(p_id bigint, p_postmortem text) RETURNS seats.incident
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_incident seats.incident;
+BEGIN
+    PERFORM seats._require(p_id, 'id');
+    SELECT * INTO v_incident FROM seats.incident i WHERE i.id = p_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'incident % does not exist', p_id USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF v_incident.closed_at IS NOT NULL THEN
+        RAISE EXCEPTION 'incident % is already closed', p_id USING ERRCODE = 'SB004',
+            DETAIL = format('Closed at %s by %s.', pg_catalog.to_char(v_incident.closed_at, 'YYYY-MM-DD HH24:MI:SSOF'),
+                            v_incident.closed_by);
+    END IF;
+    IF v_incident.severity IN ('P0', 'P1') THEN
+        IF p_postmortem IS NULL THEN
+            RAISE EXCEPTION 'postmortem must not be null: closing a % incident needs one', v_incident.severity
+                USING ERRCODE = 'null_value_not_allowed';
+        ELSIF btrim(p_postmortem) = '' THEN
+            RAISE EXCEPTION 'closing a % incident needs a postmortem', v_incident.severity
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Say what happened, the impact, the cause and what prevents it next time.';
+        END IF;
+    END IF;
+    UPDATE seats.incident i SET closed_at = now(), closed_by = session_user, postmortem = p_postmortem
+     WHERE i.id = p_id RETURNING * INTO v_incident;
+    PERFORM seats._log_event(v_incident.org, 'incident_closed',
+                             jsonb_build_object('incident', p_id, 'severity', v_incident.severity,
+                                                'postmortem', p_postmortem));
+    RETURN v_incident;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats.close_incident(id bigint, postmortem text) RETURNS seats.incident
+    LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT seats._close_incident($1, $2) $$;
+
+CREATE OR REPLACE FUNCTION seats._freeze(p_reason text, p_org text, p_incident bigint) RETURNS void
+    LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM seats._require(p_reason, 'reason');
+    IF btrim(p_reason) = '' THEN
+        RAISE EXCEPTION 'a freeze needs a reason' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_incident IS NOT NULL AND NOT EXISTS (SELECT 1 FROM seats.incident i WHERE i.id = p_incident) THEN
+        RAISE EXCEPTION 'incident % does not exist', p_incident USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_org IS NULL THEN
+        PERFORM seats._lock_all_orgs();
+        INSERT INTO seats.global_freeze AS g (reason, incident) VALUES (p_reason, p_incident)
+            ON CONFLICT (singleton) DO UPDATE
+            SET reason = excluded.reason, incident = excluded.incident, frozen_at = now(), frozen_by = session_user;
+    ELSE
+        PERFORM seats._lock_org(p_org);
+        PERFORM seats._subscription(p_org);
+        UPDATE seats.subscription s
+           SET frozen = true, frozen_reason = p_reason, frozen_incident = p_incident,
+               frozen_by = session_user, frozen_at = now(), updated_at = now()
+         WHERE s.org = p_org;
+    END IF;
+    PERFORM seats._log_event(p_org, 'frozen', jsonb_build_object('reason', p_reason, 'incident', p_incident));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats.freeze(reason text, org text DEFAULT NULL, incident bigint DEFAULT NULL) RETURNS void
+    LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT seats._freeze($1, $2, $3) $$;
+
+CREATE OR REPLACE FUNCTION seats._unfreeze(p_org text) RETURNS void
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_was text;
+BEGIN
+    IF p_org IS NULL THEN
+        PERFORM seats._lock_all_orgs();
+        DELETE FROM seats.global_freeze g RETURNING g.reason INTO v_was;
+    ELSE
+        PERFORM seats._lock_org(p_org);
+        PERFORM seats._subscription(p_org);
+        SELECT s.frozen_reason INTO v_was FROM seats.subscription s WHERE s.org = p_org AND s.frozen;
+        UPDATE seats.subscription s
+           SET frozen = false, frozen_reason = NULL, frozen_incident = NULL, frozen_by = NULL, frozen_at = NULL,
+               updated_at = now()
+         WHERE s.org = p_org AND s.frozen;
+    END IF;
+    IF FOUND THEN
+        PERFORM seats._log_event(p_org, 'unfrozen', jsonb_build_object('was', v_was));
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats.unfreeze(org text DEFAULT NULL) RETURNS void
+    LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT seats._unfreeze($1) $$;
+
+CREATE OR REPLACE FUNCTION seats._check_revert_args(p_incident bigint, p_reason text) RETURNS void
+    LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    PERFORM seats._require(p_incident, 'incident'), seats._require(p_reason, 'reason');
+    IF NOT EXISTS (SELECT 1 FROM seats.incident i WHERE i.id = p_incident) THEN
+        RAISE EXCEPTION 'incident % does not exist', p_incident USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Open one first: SELECT seats.open_incident(''P1'', ''<impact>'', <org>);';
+    END IF;
+    IF btrim(p_reason) = '' THEN
+        RAISE EXCEPTION 'a revert needs a reason' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._change_json(p_change seats.change) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT pg_catalog.to_jsonb(p_change) || jsonb_build_object('amount', p_change.amount::text,
+                                                              'seat_price', p_change.seat_price::text)
+$$;
+
+CREATE OR REPLACE FUNCTION seats._revert_locked(p_change seats.change, p_incident bigint, p_reason text)
+    RETURNS seats.change LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_sub seats.subscription;
+    v_revert seats.change;
+    v_later bigint;
+    v_applied boolean := p_change.status = 'applied';
+BEGIN
+    IF p_change.status = 'reverted' THEN
+        RETURN p_change;
+    END IF;
+    IF p_change.kind NOT IN ('upgrade', 'downgrade') THEN
+        RAISE EXCEPTION 'change % is an %, which cannot be reverted', p_change.id, p_change.kind
+            USING ERRCODE = 'SB004';
+    END IF;
+    IF p_change.status NOT IN ('applied', 'requested', 'scheduled', 'blocked', 'held') THEN
+        RAISE EXCEPTION 'change % is %: there is nothing to revert', p_change.id, p_change.status
+            USING ERRCODE = 'SB004';
+    END IF;
+    v_sub := seats._subscription(p_change.org);
+    IF v_applied THEN
+        SELECT min(c.id) INTO v_later FROM seats.change c
+         WHERE c.org = p_change.org AND c.id > p_change.id AND c.kind IN ('upgrade', 'downgrade')
+           AND c.status = 'applied';
+        IF v_later IS NOT NULL OR v_sub.seat_limit <> p_change.to_limit THEN
+            RAISE EXCEPTION 'change % is not the last limit change of organization "%"', p_change.id, p_change.org
+                USING ERRCODE = 'SB004',
+                      DETAIL = format('The limit is %s now%s.', v_sub.seat_limit,
+                                      coalesce(format('; change %s came after it', v_later), '')),
+                      HINT = 'Revert the later changes first, or all of them with seats.revert_changes_since().';
+        END IF;
+    END IF;
+    v_revert.org := p_change.org;
+    v_revert.kind := 'revert';
+    v_revert.from_limit := v_sub.seat_limit;
+    v_revert.to_limit := CASE WHEN v_applied THEN p_change.from_limit ELSE v_sub.seat_limit END;
+    v_revert.status := 'applied';
+    v_revert.requested_at := now();
+    v_revert.applied_at := now();
+    v_revert.reverts := p_change.id;
+    v_revert.incident := p_incident;
+    v_revert.reason := p_reason;
+    IF v_applied AND p_change.kind = 'upgrade' THEN
+        -- The credit: the charge's inputs, the amount negated.
+        v_revert.plan := p_change.plan;
+        v_revert.seat_price := p_change.seat_price;
+        v_revert.currency := p_change.currency;
+        v_revert.granularity := p_change.granularity;
+        v_revert.units_remaining := p_change.units_remaining;
+        v_revert.units_in_cycle := p_change.units_in_cycle;
+        v_revert.cycle_start := p_change.cycle_start;
+        v_revert.cycle_end := p_change.cycle_end;
+        v_revert.amount := -p_change.amount;
+    END IF;
+    v_revert := seats._insert_change(v_revert);
+    IF v_applied THEN
+        UPDATE seats.subscription s SET seat_limit = p_change.from_limit, updated_at = now()
+         WHERE s.org = p_change.org;
+    END IF;
+    UPDATE seats.change c SET status = 'reverted' WHERE c.org = p_change.org AND c.id = p_change.id
+        RETURNING c.* INTO p_change;
+    PERFORM seats._log_event(p_change.org, 'change_reverted',
+                             jsonb_build_object('change', p_change.id, 'revert', v_revert.id,
+                                                'from_limit', v_revert.from_limit, 'to_limit', v_revert.to_limit,
+                                                'credit', v_revert.amount::text, 'currency', v_revert.currency,
+                                                'incident', p_incident, 'reason', p_reason,
+                                                'evidence', seats._change_json(p_change)),
+                             now(), v_revert.id);
+    RETURN p_change;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._revert_change(p_id bigint, p_incident bigint, p_reason text)
+    RETURNS seats.change LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_change seats.change;
+BEGIN
+    PERFORM seats._require(p_id, 'change_id');
+    PERFORM seats._check_revert_args(p_incident, p_reason);
+    v_change := seats._locked_change(p_id);  -- the org lock, then the change as it is now
+    v_change := seats._revert_locked(v_change, p_incident, p_reason);
+    PERFORM seats._recount(v_change.org, 'revalidate');
+    RETURN v_change;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats.revert_change(change_id bigint, incident bigint, reason text) RETURNS seats.change
+    LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM seats._revert_change($1, $2, $3) $$;
+
+CREATE OR REPLACE FUNCTION seats._revert_candidates(p_since timestamptz, p_orgs text[])
+    RETURNS SETOF seats.change LANGUAGE sql STABLE
+AS $$
+    SELECT c.* FROM seats.change c
+     WHERE c.kind IN ('upgrade', 'downgrade')
+       AND c.status IN ('applied', 'requested', 'scheduled', 'blocked', 'held')
+       AND greatest(c.requested_at, c.applied_at) >= p_since
+       AND (p_orgs IS NULL OR c.org = ANY (p_orgs))
+     ORDER BY c.org COLLATE "C", c.id DESC
+$$;
+
+CREATE OR REPLACE FUNCTION seats._revert_changes_since(p_since timestamptz, p_incident bigint, p_reason text,
+                                            p_orgs text[], p_dry_run boolean)
+    RETURNS SETOF seats.change LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_orgs text[];
+    v_change seats.change;
+    v_org text;
+BEGIN
+    PERFORM seats._require(p_since, 'since'), seats._require(p_dry_run, 'dry_run');
+    PERFORM seats._check_revert_args(p_incident, p_reason);
+    IF p_dry_run THEN
+        -- Writes nothing, takes no lock: what a real run now would revert.
+        RETURN QUERY SELECT * FROM seats._revert_candidates(p_since, p_orgs);
+        RETURN;
+    END IF;
+    -- The orgs' locks in one order, then the candidates again under them.
+    v_orgs := ARRAY(SELECT o.org FROM (SELECT DISTINCT c.org FROM seats._revert_candidates(p_since, p_orgs) c) o
+                     ORDER BY o.org COLLATE "C");
+    PERFORM seats._lock_orgs(v_orgs);
+    FOR v_change IN SELECT * FROM seats._revert_candidates(p_since, v_orgs) LOOP
+        RETURN NEXT seats._revert_locked(v_change, p_incident, p_reason);
+    END LOOP;
+    -- Then a recount of every org touched; its fixes are audited.
+    FOREACH v_org IN ARRAY v_orgs LOOP
+        PERFORM seats._recount(v_org, 'revalidate');
+    END LOOP;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats.revert_changes_since(since timestamptz, incident bigint, reason text,
+                                           orgs text[] DEFAULT NULL, dry_run boolean DEFAULT true)
+    RETURNS SETOF seats.change
+    LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM seats._revert_changes_since($1, $2, $3, $4, $5) $$;
+
+CREATE OR REPLACE FUNCTION seats.create_standard_roles() RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+    g record;
+BEGIN
+    FOR r IN SELECT unnest(ARRAY['seats_commercial', 'seats_support', 'seats_operator', 'seats_app']) AS name LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r.name) THEN
+            EXECUTE format('CREATE ROLE %I NOLOGIN', r.name);
+        END IF;
+        EXECUTE format('GRANT USAGE ON SCHEMA seats TO %I', r.name);
+    END LOOP;
+    FOR g IN
+        SELECT * FROM (VALUES
+            -- Commercial: plans, onboarding, quotes, upgrades, downgrades.
+            ('seats_commercial', 'FUNCTION seats.create_plan(text, numeric, text, text, text, text)'),
+            ('seats_commercial', 'FUNCTION seats.onboard(text, text, int, date, text)'),
+            ('seats_commercial', 'FUNCTION seats.quote_upgrade(text, int, timestamptz)'),
+            ('seats_commercial', 'FUNCTION seats.upgrade(text, int, text, timestamptz)'),
+            ('seats_commercial', 'FUNCTION seats.request_upgrade(text, int, text)'),
+            ('seats_commercial', 'FUNCTION seats.apply_change(bigint, timestamptz)'),
+            ('seats_commercial', 'FUNCTION seats.schedule_downgrade(text, int, text)'),
+            ('seats_commercial', 'FUNCTION seats.cancel_change(bigint, text)'),
+            ('seats_commercial', 'FUNCTION seats.set_customer_language(text, text)'),
+            ('seats_commercial', 'TABLE seats.usage'),
+            -- Support: reads usage, KPIs, alerts, checklist and messages; incidents.
+            ('seats_support', 'TABLE seats.usage'),
+            ('seats_support', 'TABLE seats.settings'),
+            ('seats_support', 'FUNCTION seats.daily_kpis(date)'),
+            ('seats_support', 'FUNCTION seats.alerts(timestamptz)'),
+            ('seats_support', 'FUNCTION seats.daily_checklist(date)'),
+            ('seats_support', 'FUNCTION seats.cycle_report(timestamptz, timestamptz)'),
+            ('seats_support', 'FUNCTION seats.open_incident(text, text, text)'),
+            ('seats_support', 'FUNCTION seats.close_incident(bigint, text)'),
+            -- Operator: turnover, freeze, revalidate, audit, incidents, thresholds.
+            ('seats_operator', 'PROCEDURE seats.close_due_cycles(timestamptz, int)'),
+            ('seats_operator', 'FUNCTION seats._check_turnover_args(timestamptz, int)'),
+            ('seats_operator', 'FUNCTION seats._require(anyelement, text)'),
+            ('seats_operator', 'FUNCTION seats._in_transaction_block()'),
+            ('seats_operator', 'FUNCTION seats._due_orgs(timestamptz, int, text[])'),
+            ('seats_operator', 'FUNCTION seats._turn_over(text[], timestamptz)'),
+            ('seats_operator', 'FUNCTION seats._turnover_failed(text, timestamptz, text, text)'),
+            ('seats_operator', 'FUNCTION seats.freeze(text, text, bigint)'),
+            ('seats_operator', 'FUNCTION seats.revert_change(bigint, bigint, text)'),
+            ('seats_operator', 'FUNCTION seats.revert_changes_since(timestamptz, bigint, text, text[], boolean)'),
+            ('seats_operator', 'FUNCTION seats.unfreeze(text)'),
+            ('seats_operator', 'FUNCTION seats.revalidate(text)'),
+            ('seats_operator', 'FUNCTION seats.verify_audit(text)'),
+            ('seats_operator', 'FUNCTION seats.open_incident(text, text, text)'),
+            ('seats_operator', 'FUNCTION seats.close_incident(bigint, text)'),
+            ('seats_operator', 'FUNCTION seats.set_setting(text, text)'),
+            ('seats_operator', 'FUNCTION seats.attach(regclass, name, name, name, text[])'),
+            ('seats_operator', 'FUNCTION seats.detach(regclass)'),
+            ('seats_operator', 'FUNCTION seats.daily_kpis(date)'),
+            ('seats_operator', 'FUNCTION seats.alerts(timestamptz)'),
+            ('seats_operator', 'FUNCTION seats.daily_checklist(date)'),
+            ('seats_operator', 'FUNCTION seats.cycle_report(timestamptz, timestamptz)'),
+            ('seats_operator', 'TABLE seats.usage'),
+            ('seats_operator', 'TABLE seats.settings'),
+            -- The CRM application: reads usage, quotes, customer texts. Its
+            -- writes to its own member table need no grant from here.
+            ('seats_app', 'TABLE seats.usage'),
+            ('seats_app', 'FUNCTION seats.quote_upgrade(text, int, timestamptz)')
+        ) v(role_name, object)
+    LOOP
+        IF g.object LIKE 'TABLE %' THEN
+            EXECUTE format('GRANT SELECT ON %s TO %I', g.object, g.role_name);
+        ELSE
+            EXECUTE format('GRANT EXECUTE ON %s TO %I', g.object, g.role_name);
+        END IF;
+    END LOOP;
+END
+$$;
 
 -- Privileges as a fresh install has them: new functions and views too.
 REVOKE ALL ON ALL TABLES IN SCHEMA seats FROM PUBLIC;

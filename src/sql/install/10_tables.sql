@@ -47,7 +47,9 @@ CREATE TABLE seats.subscription (
     -- The customer's language for SB001 and seats.customer_message (NULL:
     -- follow broker_seats.language). Per organization, so that an app
     -- behind a transaction-pooling proxy needs no session state.
-    language        text CHECK (language IN ('pt_BR', 'en'))
+    language        text CHECK (language IN ('pt_BR', 'en')),
+    frozen_by       text,
+    frozen_at       timestamptz
 );
 CREATE INDEX subscription_resolved_episode ON seats.subscription (block_episode_resolved_at);
 COMMENT ON TABLE seats.subscription IS 'One row per organization: plan, seat limit, maintained seats_used counter, current cycle';
@@ -115,7 +117,8 @@ CREATE TABLE seats.incident (
     opened_at       timestamptz NOT NULL DEFAULT now(),
     opened_by       text NOT NULL DEFAULT session_user,
     closed_at       timestamptz,
-    postmortem      text
+    postmortem      text,
+    closed_by       text
 );
 COMMENT ON TABLE seats.incident IS 'Incidents of runbook §6';
 

@@ -52,6 +52,8 @@ CREATE FUNCTION seats._lock_org(org text) RETURNS void
     LANGUAGE c AS 'MODULE_PATHNAME', 'seats_lock_org';
 CREATE FUNCTION seats._lock_orgs(orgs text[]) RETURNS void
     LANGUAGE c AS 'MODULE_PATHNAME', 'seats_lock_orgs';
+CREATE FUNCTION seats._invoker() RETURNS oid
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'seats_invoker';
 CREATE FUNCTION seats._lock_chain(org text) RETURNS void
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_lock_chain';
 CREATE FUNCTION seats._lock_all_orgs() RETURNS void

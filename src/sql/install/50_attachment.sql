@@ -250,6 +250,30 @@ AS $$
     SELECT relid::regclass FROM up
 $$;
 
+-- Putting a table under enforcement (or taking it out) is for its owner
+-- acting as seats_operator, or a superuser (SPEC §7): 42501 otherwise.
+CREATE FUNCTION seats._check_may_attach(p_table regclass) RETURNS void
+    LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    v_invoker oid := seats._invoker();
+    v_owner oid;
+BEGIN
+    IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid = v_invoker) THEN
+        RETURN;
+    END IF;
+    SELECT c.relowner INTO v_owner FROM pg_catalog.pg_class c WHERE c.oid = p_table;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = 'seats_operator')
+       OR NOT pg_catalog.pg_has_role(v_invoker, 'seats_operator', 'USAGE')
+       OR v_owner IS NULL OR NOT pg_catalog.pg_has_role(v_invoker, v_owner, 'USAGE') THEN
+        RAISE EXCEPTION 'permission denied to attach or detach table %', p_table
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Only the table''s owner with the seats_operator role, or a superuser, may.',
+                  HINT = 'SELECT seats.create_standard_roles(); GRANT seats_operator TO <the table''s owner>;';
+    END IF;
+END
+$$;
+
 CREATE FUNCTION seats.attach(member_table regclass, org_column name DEFAULT 'org_id',
                              role_column name DEFAULT 'role', active_column name DEFAULT 'active',
                              seat_roles text[] DEFAULT '{broker}')
@@ -263,6 +287,7 @@ DECLARE
 BEGIN
     PERFORM seats._require(member_table, 'member_table'), seats._require(org_column, 'org_column'),
             seats._require(role_column, 'role_column'), seats._require(active_column, 'active_column'),
+            seats._check_may_attach(member_table),
             seats._require(seat_roles, 'seat_roles');
     SELECT c.relkind INTO v_kind FROM pg_catalog.pg_class c WHERE c.oid = member_table;
     IF v_kind NOT IN ('r', 'p') THEN
@@ -333,7 +358,7 @@ CREATE FUNCTION seats.detach(member_table regclass) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM seats._require(member_table, 'member_table');
+    PERFORM seats._require(member_table, 'member_table'), seats._check_may_attach(member_table);
     IF NOT EXISTS (SELECT 1 FROM seats.attachment a WHERE a.relid = member_table) THEN
         RAISE EXCEPTION 'table % is not attached', member_table USING ERRCODE = 'invalid_parameter_value';
     END IF;

@@ -23,16 +23,26 @@ CREATE FUNCTION seats._check_not_frozen(p_sub seats.subscription) RETURNS void
     LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
-    v_reason text;
+    g seats.global_freeze;
 BEGIN
-    IF p_sub.frozen THEN
+    IF p_sub.frozen AND p_sub.frozen_by IS NULL THEN  -- frozen by a direct UPDATE
         RAISE EXCEPTION 'organization "%" is frozen: %', p_sub.org, coalesce(p_sub.frozen_reason, 'no reason given')
-            USING ERRCODE = 'SB003', HINT = 'Commercial changes resume after seats.unfreeze().';
+            USING ERRCODE = 'SB003', HINT = format('Commercial changes resume after seats.unfreeze(%L).', p_sub.org);
+    ELSIF p_sub.frozen THEN
+        RAISE EXCEPTION 'organization "%" is frozen: %', p_sub.org, coalesce(p_sub.frozen_reason, 'no reason given')
+            USING ERRCODE = 'SB003',
+                  DETAIL = format('Frozen by %s at %s%s.', p_sub.frozen_by,
+                                  pg_catalog.to_char(p_sub.frozen_at, 'YYYY-MM-DD HH24:MI:SSOF'),
+                                  coalesce(', incident ' || p_sub.frozen_incident, '')),
+                  HINT = format('Commercial changes resume after seats.unfreeze(%L).', p_sub.org);
     END IF;
-    SELECT g.reason INTO v_reason FROM seats.global_freeze g;
+    SELECT * INTO g FROM seats.global_freeze;
     IF FOUND THEN
-        RAISE EXCEPTION 'commercial changes are frozen system-wide: %', v_reason
-            USING ERRCODE = 'SB003', HINT = 'Commercial changes resume after seats.unfreeze().';
+        RAISE EXCEPTION 'commercial changes are frozen system-wide: %', g.reason
+            USING ERRCODE = 'SB003',
+                  DETAIL = format('Frozen by %s at %s%s.', g.frozen_by, pg_catalog.to_char(g.frozen_at, 'YYYY-MM-DD HH24:MI:SSOF'),
+                                  coalesce(', incident ' || g.incident, '')),
+                  HINT = 'Commercial changes resume after seats.unfreeze().';
     END IF;
 END
 $$;

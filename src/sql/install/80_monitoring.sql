@@ -13,7 +13,7 @@ CREATE VIEW seats.usage AS
            d.effective_at AS pending_downgrade_effective_at,
            s.cycle_start,
            s.cycle_end,
-           s.frozen,
+           s.frozen OR EXISTS (SELECT 1 FROM seats.global_freeze) AS frozen,
            s.time_zone,
            s.language
       FROM seats.subscription s

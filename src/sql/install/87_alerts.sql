@@ -200,6 +200,15 @@ BEGIN
      WHERE b.spike
      ORDER BY b.org COLLATE "C" NULLS FIRST;
 
+    -- An open P0 (runbook §6.1).
+    RETURN QUERY
+    SELECT 'incident_p0', i.org, 'critical',
+           format('P0 incident #%s open since %s (by %s): %s. Follow runbook §6.2; close it with its postmortem: '
+                  'SELECT seats.close_incident(%s, ''<postmortem>'');', i.id, i.opened_at, i.opened_by, i.impact, i.id)
+      FROM seats.incident i
+     WHERE i.severity = 'P0' AND i.closed_at IS NULL AND i.opened_at <= p_as_of
+     ORDER BY i.id;
+
     -- Turnovers: failed (the last attempt on the cycle still due failed) and
     -- overdue (a cycle ended longer ago than the grace, not turned over).
     RETURN QUERY
@@ -343,6 +352,18 @@ BEGIN
     detail := CASE WHEN v_n = 0 THEN 'No open seats/billing incident.'
                    ELSE format('%s open: %s. Close each with its postmortem: '
                                'SELECT seats.close_incident(<id>, ''<postmortem>'');', v_n, v_list) END;
+    -- What is frozen, as it stands now (runbook §7).
+    SELECT concat_ws('; ',
+               (SELECT format('everything frozen since %s by %s: %s', g.frozen_at, g.frozen_by, g.reason)
+                  FROM seats.global_freeze g),
+               (SELECT format('%s organization(s) frozen: %s', pg_catalog.count(*),
+                              pg_catalog.string_agg(format('%s (%s)', s.org, s.frozen_reason), ', ' ORDER BY s.org COLLATE "C"))
+                  FROM seats.subscription s WHERE s.frozen HAVING pg_catalog.count(*) > 0))
+      INTO v_list;
+    IF v_list <> '' THEN
+        status := 'attention';
+        detail := detail || format(' Frozen: %s. Lift with SELECT seats.unfreeze(<org>); (NULL: the global freeze).', v_list);
+    END IF;
     RETURN NEXT;
 
     -- 2. Blocks above the baseline.

@@ -143,6 +143,28 @@ SELECT seats.unfreeze('inc-c');
 SELECT try($$SELECT * FROM seats.revert_changes_since(NULL, 1, 'x')$$);
 SELECT try($$SELECT * FROM seats.revert_changes_since('2034-01-01', NULL, 'x')$$);
 SELECT try($$SELECT * FROM seats.revert_changes_since('2034-01-01', 1, 'x', NULL, NULL)$$);
+-- Reverts follow the order changes were applied, not their ids: a
+-- requested upgrade applied after a younger direct one is the last.
+SELECT (seats.onboard('inc-d', 'inc', 2, '2034-09-01')).org;
+SELECT id AS req FROM seats.request_upgrade('inc-d', 5, 'inc-d-req') \gset
+SELECT id AS up4, to_limit FROM seats.upgrade('inc-d', 4, 'inc-d-up', '2034-11-10 12:00-03') \gset
+SELECT :req < :up4 AS requested_first, :'to_limit' AS limit_now;
+SELECT (seats.apply_change(:req, '2034-11-11 12:00-03')).to_limit AS applied_last;
+SELECT try(format($$SELECT seats.revert_change(%s, %s, 'x')$$, :up4, :p0));
+SELECT kind, from_limit, to_limit, status
+  FROM seats.revert_changes_since(now() - interval '1 hour', :p0, 'order', ARRAY['inc-d'], false);
+SELECT org, seat_limit FROM seats.usage WHERE org = 'inc-d';
+-- Reverting an upgrade cancels a pending downgrade that would now raise the limit.
+SELECT (seats.upgrade('inc-d', 9, 'inc-d-up3', '2034-11-13 12:00-03')).to_limit;
+SELECT (seats.schedule_downgrade('inc-d', 5, 'inc-d-down')).status;
+SELECT status FROM seats.revert_change((SELECT id FROM seats.change WHERE request_key = 'inc-d-up3'), :p0, 'wrong');
+SELECT org, seat_limit, pending_downgrade_limit FROM seats.usage WHERE org = 'inc-d';
+SELECT status, reason FROM seats.change WHERE request_key = 'inc-d-down';
+-- The cycle report nets the credits against the charges.
+SELECT upgrades_applied, upgrade_amount FROM seats.cycle_report('2034-11-01 00:00-03', '2034-12-01 00:00-03');
+SELECT sum(amount) AS charges_and_credits FROM seats.change
+ WHERE kind IN ('upgrade', 'revert') AND applied_at >= '2034-11-01 00:00-03' AND applied_at < '2034-12-01 00:00-03';
+
 SELECT (seats.close_incident(:p0, 'Double charge from release 4.2; credits issued; test added.')).closed_by IS NOT NULL AS p0_closed;
 SELECT count(*) AS p0_alerts FROM seats.alerts() WHERE kind = 'incident_p0';
 SELECT org, ok FROM seats.verify_audit() WHERE org LIKE 'inc-%' OR org IS NULL ORDER BY org NULLS FIRST;

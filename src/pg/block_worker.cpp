@@ -23,6 +23,8 @@ extern "C" {
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/array.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -52,34 +54,38 @@ constexpr const char *kInstalled =
     "SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'broker_seats' AND extversion <> '1.0'";
 BlockRecord batch[batch_max];
 
-// Writes one batch in one transaction; blocks of other databases, or of a
-// database without the extension, are counted as dropped.
-void write_batch(std::size_t n) {
-  SetCurrentStatementStartTimestamp();
-  StartTransactionCommand();
-  if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
-  PushActiveSnapshot(GetTransactionSnapshot());
-  pgstat_report_activity(STATE_RUNNING, "recording seat blocks");
-  const bool installed =
-      SPI_execute(kInstalled, true, 1) == SPI_OK_SELECT &&
-      SPI_processed == 1;
-  uint64 written = 0, dropped = 0;
-  Oid types[9] = {TEXTOID, TIMESTAMPTZOID, OIDOID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID};
-  // Planned once per batch, not once per block.
-  SPIPlanPtr record =
-      installed ? SPI_prepare("SELECT seats._record_block($1, $2, $3, $4, $5, $6, $7, $8, $9)", 9, types) : nullptr;
-  if (installed && record == nullptr) elog(ERROR, "could not plan the block recording");
-  // Under a storm (a large batch), the blocks of one org, table and role
-  // become one event that counts them, so recording stays cheap beside the
-  // refusals; otherwise every block is an event of its own.
+// The batch as SQL arrays, one element per event to write: the blocks of
+// other databases (or of a database without the extension) are left out
+// and counted as dropped; under a storm (a large batch) the blocks of one
+// org, table and role become one element that counts them, so recording
+// stays cheap beside the refusals.
+struct BatchArrays {
+  Datum values[9];
+  uint64 blocks;   // refusals the elements stand for
+  uint64 dropped;
+};
+
+ArrayType *array_of(Datum *items, int n, Oid type) {
+  int16 len;
+  bool byval;
+  char align;
+  get_typlenbyvalalign(type, &len, &byval, &align);
+  return construct_array(items, n, type, len, byval, align);
+}
+
+BatchArrays batch_arrays(std::size_t n, bool installed) {
+  BatchArrays out{};
+  Datum *cols[9];
+  for (auto &c : cols) c = static_cast<Datum *>(palloc(sizeof(Datum) * (n > 0 ? n : 1)));
   const bool group = n >= storm_batch;
   bool done[batch_max] = {};
+  int k = 0;
   for (std::size_t i = 0; i < n; ++i) {
     if (done[i]) continue;
     done[i] = true;
     const BlockRecord &r = batch[i];
     if (!installed || r.database != MyDatabaseId || r.org_truncated) {
-      ++dropped;
+      ++out.dropped;
       continue;
     }
     int64 blocks = 1, requested = r.requested;
@@ -96,17 +102,88 @@ void write_batch(std::size_t n) {
       last_at = Max(last_at, o.at);
       last = &o;
     }
-    Datum values[9] = {CStringGetTextDatum(r.org),  TimestampTzGetDatum(r.at), ObjectIdGetDatum(r.relation),
-                       CStringGetTextDatum(r.role), Int64GetDatum(requested),  Int64GetDatum(last->used),
-                       Int64GetDatum(last->limit),  Int64GetDatum(blocks),     TimestampTzGetDatum(last_at)};
-    if (SPI_execute_plan(record, values, nullptr, false, 0) != SPI_OK_SELECT)
-      elog(ERROR, "could not record a seat block of \"%s\"", r.org);
-    written += static_cast<uint64>(blocks);
+    cols[0][k] = CStringGetTextDatum(r.org);
+    cols[1][k] = TimestampTzGetDatum(r.at);
+    cols[2][k] = ObjectIdGetDatum(r.relation);
+    cols[3][k] = CStringGetTextDatum(r.role);
+    cols[4][k] = Int64GetDatum(requested);
+    cols[5][k] = Int64GetDatum(last->used);
+    cols[6][k] = Int64GetDatum(last->limit);
+    cols[7][k] = Int64GetDatum(blocks);
+    cols[8][k] = TimestampTzGetDatum(last_at);
+    out.blocks += static_cast<uint64>(blocks);
+    ++k;
   }
-  SPI_finish();
-  PopActiveSnapshot();
-  CommitTransactionCommand();
+  const Oid types[9] = {TEXTOID, TIMESTAMPTZOID, OIDOID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID};
+  for (int c = 0; c < 9; ++c) out.values[c] = k > 0 ? PointerGetDatum(array_of(cols[c], k, types[c])) : 0;
+  return out;
+}
+
+// Writes one batch in one transaction (seats._record_blocks). Returns false
+// when it failed (a deadlock with a writer, say); the transaction is then
+// aborted and the caller may try again.
+bool write_batch_once(std::size_t n, uint64 *written, uint64 *dropped) {
+  MemoryContext caller = CurrentMemoryContext;
+  volatile bool ok = true;
+  PG_TRY();
+  {
+    SetCurrentStatementStartTimestamp();
+    StartTransactionCommand();
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    PushActiveSnapshot(GetTransactionSnapshot());
+    pgstat_report_activity(STATE_RUNNING, "recording seat blocks");
+    const bool installed = SPI_execute(kInstalled, true, 1) == SPI_OK_SELECT && SPI_processed == 1;
+    const BatchArrays arrays = batch_arrays(n, installed);
+    if (arrays.blocks > 0) {
+      Oid types[9] = {TEXTARRAYOID, TIMESTAMPTZARRAYOID, OIDARRAYOID, TEXTARRAYOID, INT8ARRAYOID,
+                      INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID};
+      Datum values[9];
+      for (int c = 0; c < 9; ++c) values[c] = arrays.values[c];
+      if (SPI_execute_with_args("SELECT seats._record_blocks($1, $2, $3, $4, $5, $6, $7, $8, $9)", 9, types, values,
+                                nullptr, false, 0) != SPI_OK_SELECT)
+        elog(ERROR, "could not record a batch of seat blocks");
+    }
+    SPI_finish();
+    PopActiveSnapshot();
+    CommitTransactionCommand();
+    *written = arrays.blocks;
+    *dropped = arrays.dropped;
+  }
+  PG_CATCH();
+  {
+    MemoryContextSwitchTo(caller);
+    ErrorData *error = CopyErrorData();
+    FlushErrorState();
+    AbortCurrentTransaction();
+    ereport(LOG, (errmsg("broker_seats block recorder: a batch failed: %s", error->message)));
+    FreeErrorData(error);
+    ok = false;
+  }
+  PG_END_TRY();
   pgstat_report_activity(STATE_IDLE, nullptr);
+  return ok;
+}
+
+int compare_org(const void *a, const void *b) {
+  return strcmp(static_cast<const BlockRecord *>(a)->org, static_cast<const BlockRecord *>(b)->org);
+}
+
+// Writes one batch; a failed attempt (a deadlock with a writer that took
+// an org's and a chain's locks in another order) is tried again, and after
+// the last the batch is counted as dropped, never lost silently.
+void write_batch(std::size_t n) {
+  // In org order, as every writer takes the locks.
+  qsort(batch, n, sizeof(BlockRecord), compare_org);
+  uint64 written = 0, dropped = 0;
+  bool ok = false;
+  for (int attempt = 0; attempt < 3 && !ok; ++attempt) {
+    if (attempt > 0) pg_usleep(100000L * attempt);
+    ok = write_batch_once(n, &written, &dropped);
+  }
+  if (!ok) {
+    written = 0;
+    dropped = n;
+  }
   count_recorded(written);
   count_dropped(dropped);
   if (dropped > 0)
@@ -156,6 +233,10 @@ void drain(bool everything) {
     std::size_t n = 0;
     for (std::size_t got = 1; n < batch_max && got > 0; n += got) got = take_blocks(batch + n, batch_max - n);
     if (n == 0) break;
+    // Episodes that acquisitions or upgrades ended are written up first, in
+    // a transaction of their own (org locks, then chains), so the batch's
+    // own transaction takes its org locks before any chain lock.
+    close_episodes(false);
     write_batch(n);
     recorded = true;
     if (!everything && n < batch_max) break;
@@ -189,6 +270,9 @@ void broker_seats_block_worker(Datum) {
   pqsignal(SIGHUP, SignalHandlerForConfigReload);
   BackgroundWorkerUnblockSignals();
   BackgroundWorkerInitializeConnection(pg::block_database(), nullptr, 0);
+  // The recorder runs as the bootstrap superuser: no name it uses may
+  // resolve through a search_path the database or a role was given.
+  SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
   // Blocks are best effort across a crash (SPEC §5 promises a clean
   // restart, which flushes WAL anyway): no wait for WAL flush per batch.
   SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);

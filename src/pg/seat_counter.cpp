@@ -323,15 +323,54 @@ void reserve_org_locks(const core::OrgDelta *orgs, std::size_t count) {
 
 void lock_all_orgs() { LockRelationOid(subscription().relid, ExclusiveLock); }
 
+Oid event_relid() {
+  const Oid relid = get_relname_relid("event", get_namespace_oid("seats", false));
+  if (relid == InvalidOid) elog(ERROR, "seats.event does not exist");
+  return relid;
+}
+
+bytea *chain_head(const char *org, int length) {
+  // The chain's last event, read with the latest snapshot: under the chain
+  // lock that is the true head even at REPEATABLE READ, whose transaction
+  // snapshot may predate an event the block recorder committed since.
+  Relation rel = table_open(event_relid(), AccessShareLock);
+  const Oid index_oid = RelationGetPrimaryKeyIndex(rel);  // (org, id)
+  if (index_oid == InvalidOid) elog(ERROR, "seats.event has no primary key");
+  const AttrNumber hash_att = get_attnum(RelationGetRelid(rel), "hash");
+  Relation index = index_open(index_oid, AccessShareLock);
+  ScanKeyData key;
+  ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid, index->rd_indcollation[0], F_TEXTEQ,
+                         PointerGetDatum(cstring_to_text_with_len(org, length)));
+  Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
+  IndexScanDesc scan = index_beginscan(rel, index, snapshot, 1, 0);
+  index_rescan(scan, &key, 1, nullptr, 0);
+  TupleTableSlot *slot = table_slot_create(rel, nullptr);
+  bytea *head = nullptr;
+  if (index_getnext_slot(scan, BackwardScanDirection, slot)) {
+    bool isnull;
+    const Datum value = slot_getattr(slot, hash_att, &isnull);
+    if (!isnull) head = DatumGetByteaPCopy(value);
+  }
+  ExecDropSingleTupleTableSlot(slot);
+  index_endscan(scan);
+  UnregisterSnapshot(snapshot);
+  index_close(index, AccessShareLock);
+  table_close(rel, AccessShareLock);
+  return head;
+}
+
 void lock_chain(const char *org, int length) {
   // The same two levels as the org lock, on seats.event: RowExclusiveLock
   // then one advisory lock per chain, or ExclusiveLock on seats.event past
   // the limit (which every chain writer then waits for before it reads the
   // chain's last hash, so no chain can fork).
-  const Oid relid = get_relname_relid("event", get_namespace_oid("seats", false));
-  if (relid == InvalidOid) elog(ERROR, "seats.event does not exist");
+  const Oid relid = event_relid();
   if (holds_all_orgs(relid)) return;
-  if (chain_locks_taken >= static_cast<std::size_t>(org_lock_limit())) {
+  // A transaction that holds every org (or escalated its org locks) holds
+  // every chain too, taken at once: escalating later, with chain locks
+  // already held, could deadlock with another chain writer.
+  if (chain_locks_taken >= static_cast<std::size_t>(org_lock_limit()) ||
+      org_locks_taken >= static_cast<std::size_t>(org_lock_limit()) || holds_all_orgs(subscription().relid)) {
     LockRelationOid(relid, ExclusiveLock);
     return;
   }

@@ -40,6 +40,10 @@ void lock_all_orgs();
 // wait. Escalates like the org locks.
 void lock_chain(const char *org, int length);
 
+// The hash of the chain's last event (NULL when it has none), read with the
+// latest snapshot; call it under the chain's lock.
+bytea *chain_head(const char *org, int length);
+
 // Where the seats of a statement were asked for: recorded with a block.
 struct BlockSource {
   Oid relation;

@@ -225,6 +225,15 @@ BROKER_SEATS_FUNCTION(seats_lock_chain) {
   PG_RETURN_VOID();
 }
 
+// seats._chain_head(org): the hash of the chain's last event (latest
+// snapshot), or NULL.
+BROKER_SEATS_FUNCTION(seats_chain_head) {
+  text *org = pg::required_text(fcinfo, 0, "org");
+  bytea *head = pg::chain_head(VARDATA_ANY(org), static_cast<int>(VARSIZE_ANY_EXHDR(org)));
+  if (head == nullptr) PG_RETURN_NULL();
+  PG_RETURN_BYTEA_P(head);
+}
+
 // seats._lock_all_orgs(): the all-organizations lock (ExclusiveLock on
 // seats.subscription), for recounts over every subscription.
 BROKER_SEATS_FUNCTION(seats_lock_all_orgs) {

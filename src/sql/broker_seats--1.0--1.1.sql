@@ -74,6 +74,21 @@ CREATE OR REPLACE FUNCTION seats._invoker() RETURNS oid
 CREATE OR REPLACE FUNCTION seats._lock_chain(org text) RETURNS void
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_lock_chain';
 
+CREATE OR REPLACE FUNCTION seats._lock_chains(orgs text[]) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    o text;
+BEGIN
+    FOR o IN SELECT x FROM pg_catalog.unnest(orgs) x ORDER BY x COLLATE "C" LOOP
+        PERFORM seats._lock_chain(o);
+    END LOOP;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._chain_head(org text) RETURNS bytea
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_chain_head';
+
 CREATE OR REPLACE FUNCTION seats._lock_all_orgs() RETURNS void
     LANGUAGE c AS 'MODULE_PATHNAME', 'seats_lock_all_orgs';
 
@@ -104,7 +119,9 @@ BEGIN
     -- The global chain's key is '' (no organization has it); its events
     -- hash as before 1.1, with no org.
     PERFORM seats._lock_chain(coalesce(p_org, ''));
-    SELECT e.hash INTO v_prev FROM seats.event e WHERE e.org = coalesce(p_org, '') ORDER BY e.id DESC LIMIT 1;
+    -- The head with the latest snapshot: at REPEATABLE READ the transaction's
+    -- own may not show an event committed since (the block recorder's).
+    v_prev := seats._chain_head(coalesce(p_org, ''));
     v_event.id := nextval('seats.event_id_seq');
     v_event.org := coalesce(p_org, '');
     v_event.kind := p_kind;
@@ -325,7 +342,7 @@ $$;
 
 CREATE OR REPLACE FUNCTION seats._count_seats(p_org text DEFAULT NULL, p_statement_snapshot boolean DEFAULT false)
     RETURNS TABLE (org text, counted bigint)
-    LANGUAGE sql VOLATILE SET jit = off
+    LANGUAGE sql STABLE SET jit = off
 AS $$
     SELECT c.org, pg_catalog.sum(c.counted)::bigint
       FROM seats.attached_relation ar
@@ -504,6 +521,8 @@ BEGIN
     PERFORM seats._require(member_table, 'member_table'), seats._require(org_column, 'org_column'),
             seats._require(role_column, 'role_column'), seats._require(active_column, 'active_column'),
             seats._check_may_attach(member_table),
+            -- Every org (its recount needs them), before any chain lock.
+            seats._lock_all_orgs(),
             seats._require(seat_roles, 'seat_roles');
     SELECT c.relkind INTO v_kind FROM pg_catalog.pg_class c WHERE c.oid = member_table;
     IF v_kind NOT IN ('r', 'p') THEN
@@ -574,7 +593,8 @@ CREATE OR REPLACE FUNCTION seats.detach(member_table regclass) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM seats._require(member_table, 'member_table'), seats._check_may_attach(member_table);
+    PERFORM seats._require(member_table, 'member_table'), seats._check_may_attach(member_table),
+            seats._lock_all_orgs();  -- every org, before any chain lock
     IF NOT EXISTS (SELECT 1 FROM seats.attachment a WHERE a.relid = member_table) THEN
         RAISE EXCEPTION 'table % is not attached', member_table USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -869,11 +889,15 @@ CREATE OR REPLACE FUNCTION seats._turn_over(p_orgs text[], p_as_of timestamptz) 
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_frozen_all boolean := EXISTS (SELECT 1 FROM seats.global_freeze);
+    v_frozen_all boolean;
     v_pass int;
     v_turned int := 0;
 BEGIN
     PERFORM seats._lock_orgs(p_orgs);
+    -- Their chains too (the events are written below, set-based), after the
+    -- org locks as everywhere; and the global freeze read under them.
+    PERFORM seats._lock_chains(p_orgs);
+    v_frozen_all := EXISTS (SELECT 1 FROM seats.global_freeze);
     LOOP
         WITH due AS (
             SELECT s.org, s.cycle_start, s.cycle_end, s.seats_used, s.seat_limit, s.frozen OR v_frozen_all AS frozen,
@@ -996,9 +1020,12 @@ BEGIN
         SELECT avg((e.detail->>'resolution_seconds')::numeric) AS seconds FROM seats.event e
          WHERE e.kind = 'block_episode_closed' AND e.at >= p_from AND e.at < p_to),
     up AS (
-        SELECT c.currency::text AS currency, count(*) AS n, sum(c.amount) AS amount FROM seats.change c
-         WHERE c.kind = 'upgrade' AND c.applied_at >= p_from AND c.applied_at < p_to
-           AND c.status IN ('applied', 'reverted')
+        -- Net of the credits of the upgrades reverted in the period.
+        SELECT c.currency::text AS currency, count(*) FILTER (WHERE c.kind = 'upgrade') AS n,
+               sum(c.amount) AS amount FROM seats.change c
+         WHERE c.applied_at >= p_from AND c.applied_at < p_to
+           AND (c.kind = 'upgrade' AND c.status IN ('applied', 'reverted')
+                OR c.kind = 'revert' AND c.amount IS NOT NULL)
          GROUP BY c.currency)
     SELECT coalesce((SELECT n FROM ev WHERE kind = 'downgrade_applied'), 0),
            coalesce((SELECT n FROM ev WHERE kind = 'downgrade_blocked'), 0),
@@ -1058,42 +1085,59 @@ CREATE OR REPLACE FUNCTION seats.daily_kpis(day date DEFAULT current_date)
     LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$ SELECT * FROM seats._daily_kpis($1) $$;
 
+CREATE OR REPLACE FUNCTION seats._record_blocks(p_org text[], p_at timestamptz[], p_table oid[], p_role text[],
+                                     p_requested bigint[], p_used bigint[], p_limit bigint[],
+                                     p_blocks bigint[], p_last_at timestamptz[])
+    RETURNS void LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_open text[];
+    r record;
+BEGIN
+    v_open := ARRAY(SELECT b.org FROM (SELECT DISTINCT u.org FROM unnest(p_org) u(org)) b
+                      JOIN seats.subscription s ON s.org = b.org
+                     WHERE s.block_episode_started_at IS NULL
+                     ORDER BY b.org COLLATE "C");
+    IF pg_catalog.cardinality(v_open) > 0 THEN
+        PERFORM seats._lock_orgs(v_open);
+        UPDATE seats.subscription s SET block_episode_started_at = f.first_at
+          FROM (SELECT u.org, pg_catalog.min(u.at) AS first_at FROM unnest(p_org, p_at) u(org, at) GROUP BY u.org) f
+         WHERE s.org = f.org AND s.org = ANY (v_open) AND s.block_episode_started_at IS NULL;
+    END IF;
+    FOR r IN
+        SELECT u.* FROM unnest(p_org, p_at, p_table, p_role, p_requested, p_used, p_limit, p_blocks, p_last_at)
+                        WITH ORDINALITY u(org, at, tbl, role, requested, used, lim, blocks, last_at, n)
+         WHERE EXISTS (SELECT 1 FROM seats.subscription s WHERE s.org = u.org)  -- else offboarded since
+         ORDER BY u.org COLLATE "C", u.n
+    LOOP
+        PERFORM seats._log_event(r.org, 'seat_blocked',
+                                 -- Schema-qualified whatever the search_path (the recorder's is pinned).
+                                 jsonb_build_object('table', coalesce((SELECT format('%I.%I', n.nspname, c.relname)
+                                                                         FROM pg_catalog.pg_class c
+                                                                         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                                                                        WHERE c.oid = r.tbl), r.tbl::text),
+                                                    'role', r.role, 'requested', r.requested,
+                                                    'used', r.used, 'limit', r.lim)
+                                 || CASE WHEN coalesce(r.blocks, 1) > 1
+                                         THEN jsonb_build_object('blocks', r.blocks, 'last_at', r.last_at)
+                                         ELSE '{}' END,
+                                 r.at);
+    END LOOP;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION seats._record_block(p_org text, p_at timestamptz, p_table oid, p_role text,
                                     p_requested bigint, p_used bigint, p_limit bigint,
                                     p_blocks bigint DEFAULT 1, p_last_at timestamptz DEFAULT NULL)
     RETURNS void LANGUAGE plpgsql
 AS $$
-DECLARE
-    v_started timestamptz;
-    v_resolved timestamptz;
 BEGIN
-    SELECT s.block_episode_started_at, s.block_episode_resolved_at INTO v_started, v_resolved
-      FROM seats.subscription s WHERE s.org = p_org;
-    IF NOT FOUND THEN
-        RETURN;  -- offboarded since
-    END IF;
-    -- An episode that a later acquisition or upgrade ended is written up
-    -- before a block after it opens the next one.
-    IF v_resolved IS NOT NULL AND p_at > v_resolved THEN
+    IF EXISTS (SELECT 1 FROM seats.subscription s
+                WHERE s.org = p_org AND s.block_episode_resolved_at IS NOT NULL AND p_at > s.block_episode_resolved_at) THEN
         PERFORM seats._log_resolved_episodes(p_org);
-        v_started := NULL;
     END IF;
-    -- The first block opens the episode: the recorder's only write to the
-    -- counter row, once per episode (the episode's blocks are counted from
-    -- the events when it closes), so seat writers do not queue behind it.
-    IF v_started IS NULL THEN
-        UPDATE seats.subscription s SET block_episode_started_at = p_at
-         WHERE s.org = p_org AND s.block_episode_started_at IS NULL;
-    END IF;
-    -- On the org's chain, under the chain's lock (not the org lock).
-    PERFORM seats._log_event(p_org, 'seat_blocked',
-                             jsonb_build_object('table', p_table::regclass::text,
-                                                'role', p_role, 'requested', p_requested,
-                                                'used', p_used, 'limit', p_limit)
-                             || CASE WHEN p_blocks > 1
-                                     THEN jsonb_build_object('blocks', p_blocks, 'last_at', p_last_at)
-                                     ELSE '{}' END,
-                             p_at);
+    PERFORM seats._record_blocks(ARRAY[p_org], ARRAY[p_at], ARRAY[p_table], ARRAY[p_role], ARRAY[p_requested],
+                                 ARRAY[p_used], ARRAY[p_limit], ARRAY[p_blocks], ARRAY[p_last_at]);
 END
 $$;
 
@@ -1102,37 +1146,41 @@ CREATE OR REPLACE FUNCTION seats._log_resolved_episodes(p_org text DEFAULT NULL)
 AS $$
 DECLARE
     r record;
+    v_orgs text[];
     v_done int := 0;
 BEGIN
+    -- Every org concerned locked first, in one order, then their chains
+    -- (as every writer takes them): never an org lock after a chain lock.
+    v_orgs := ARRAY(SELECT s.org FROM seats.subscription s
+                     WHERE s.block_episode_resolved_at IS NOT NULL AND (p_org IS NULL OR s.org = p_org)
+                     ORDER BY s.org COLLATE "C");
+    IF pg_catalog.cardinality(v_orgs) = 0 THEN
+        RETURN 0;
+    END IF;
+    PERFORM seats._lock_orgs(v_orgs);
+    -- Read again under the locks: a concurrent run may have written them.
     FOR r IN
-        SELECT s.org FROM seats.subscription s
-         WHERE s.block_episode_resolved_at IS NOT NULL AND (p_org IS NULL OR s.org = p_org)
+        SELECT s.org, s.block_episode_started_at AS started_at, s.block_episode_resolved_at AS resolved_at,
+               b.blocks, b.last_at
+          FROM seats.subscription s,
+               LATERAL (SELECT pg_catalog.sum(seats._blocks_of(e.detail)) AS blocks,
+                               pg_catalog.max(coalesce((e.detail->>'last_at')::timestamptz, e.at)) AS last_at
+                          FROM seats.event e
+                         WHERE e.org = s.org AND e.kind = 'seat_blocked'
+                           AND e.at >= s.block_episode_started_at AND e.at <= s.block_episode_resolved_at) b
+         WHERE s.org = ANY (v_orgs) AND s.block_episode_resolved_at IS NOT NULL
          ORDER BY s.org COLLATE "C"
     LOOP
-        PERFORM seats._lock_orgs(ARRAY[r.org]);
-        -- Read again under the lock: a concurrent run may have written it.
-        FOR r IN
-            SELECT s.org, s.block_episode_started_at AS started_at, s.block_episode_resolved_at AS resolved_at,
-                   b.blocks, b.last_at
-              FROM seats.subscription s,
-                   LATERAL (SELECT pg_catalog.sum(seats._blocks_of(e.detail)) AS blocks,
-                                   pg_catalog.max(coalesce((e.detail->>'last_at')::timestamptz, e.at)) AS last_at
-                              FROM seats.event e
-                             WHERE e.org = s.org AND e.kind = 'seat_blocked'
-                               AND e.at >= s.block_episode_started_at AND e.at <= s.block_episode_resolved_at) b
-             WHERE s.org = r.org AND s.block_episode_resolved_at IS NOT NULL
-        LOOP
-            PERFORM seats._log_event(r.org, 'block_episode_closed',
-                jsonb_build_object('started_at', r.started_at, 'resolved_at', r.resolved_at, 'blocks', r.blocks,
-                                   'resolution_seconds',
-                                   extract(epoch FROM r.resolved_at - r.started_at)::numeric::text),
-                r.resolved_at);
-            UPDATE seats.subscription s
-               SET block_episode_started_at = NULL, block_episode_resolved_at = NULL, block_episode_blocks = 0,
-                   last_block_at = greatest(s.last_block_at, r.last_at)
-             WHERE s.org = r.org;
-            v_done := v_done + 1;
-        END LOOP;
+        PERFORM seats._log_event(r.org, 'block_episode_closed',
+            jsonb_build_object('started_at', r.started_at, 'resolved_at', r.resolved_at, 'blocks', r.blocks,
+                               'resolution_seconds',
+                               extract(epoch FROM r.resolved_at - r.started_at)::numeric::text),
+            r.resolved_at);
+        UPDATE seats.subscription s
+           SET block_episode_started_at = NULL, block_episode_resolved_at = NULL, block_episode_blocks = 0,
+               last_block_at = greatest(s.last_block_at, r.last_at)
+         WHERE s.org = r.org;
+        v_done := v_done + 1;
     END LOOP;
     RETURN v_done;
 END
@@ -1753,6 +1801,13 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION seats._applied_seq(p_org text, p_change bigint) RETURNS bigint
+    LANGUAGE sql STABLE
+AS $$
+    SELECT pg_catalog.max(e.id) FROM seats.event e
+     WHERE e.org = p_org AND e.change_id = p_change AND e.kind IN ('upgrade_applied', 'downgrade_applied')
+$$;
+
 CREATE OR REPLACE FUNCTION seats._change_json(p_change seats.change) RETURNS jsonb
     LANGUAGE sql IMMUTABLE
 AS $$
@@ -1782,9 +1837,13 @@ BEGIN
     END IF;
     v_sub := seats._subscription(p_change.org);
     IF v_applied THEN
-        SELECT min(c.id) INTO v_later FROM seats.change c
-         WHERE c.org = p_change.org AND c.id > p_change.id AND c.kind IN ('upgrade', 'downgrade')
-           AND c.status = 'applied';
+        -- Later in the order the changes were applied (a requested upgrade
+        -- may be applied after a younger one), not in id order.
+        SELECT c.id INTO v_later FROM seats.change c
+         WHERE c.org = p_change.org AND c.id <> p_change.id AND c.kind IN ('upgrade', 'downgrade')
+           AND c.status = 'applied'
+           AND seats._applied_seq(c.org, c.id) > seats._applied_seq(p_change.org, p_change.id)
+         ORDER BY seats._applied_seq(c.org, c.id) LIMIT 1;
         IF v_later IS NOT NULL OR v_sub.seat_limit <> p_change.to_limit THEN
             RAISE EXCEPTION 'change % is not the last limit change of organization "%"', p_change.id, p_change.org
                 USING ERRCODE = 'SB004',
@@ -1819,6 +1878,19 @@ BEGIN
     IF v_applied THEN
         UPDATE seats.subscription s SET seat_limit = p_change.from_limit, updated_at = now()
          WHERE s.org = p_change.org;
+        -- A pending downgrade no longer below the limit given back would
+        -- raise it at the turnover: cancelled, with the revert as reason.
+        WITH cancelled AS (
+            UPDATE seats.change c SET status = 'cancelled', reason = format('revert of change %s', p_change.id)
+             WHERE c.org = p_change.org AND c.kind = 'downgrade' AND c.status IN ('scheduled', 'blocked', 'held')
+               AND c.to_limit >= p_change.from_limit
+            RETURNING c.id, c.to_limit)
+        SELECT count(*) INTO v_later FROM cancelled;
+        IF v_later > 0 THEN
+            PERFORM seats._log_event(p_change.org, 'change_cancelled',
+                                     jsonb_build_object('reason', format('revert of change %s', p_change.id),
+                                                        'downgrades', v_later));
+        END IF;
     END IF;
     UPDATE seats.change c SET status = 'reverted' WHERE c.org = p_change.org AND c.id = p_change.id
         RETURNING c.* INTO p_change;
@@ -1858,9 +1930,12 @@ AS $$
     SELECT c.* FROM seats.change c
      WHERE c.kind IN ('upgrade', 'downgrade')
        AND c.status IN ('applied', 'requested', 'scheduled', 'blocked', 'held')
-       AND greatest(c.requested_at, c.applied_at) >= p_since
+       AND (greatest(c.requested_at, c.applied_at, c.created_at) >= p_since
+            OR EXISTS (SELECT 1 FROM seats.event e
+                        WHERE e.org = c.org AND e.change_id = c.id
+                          AND (e.at >= p_since OR e.created_at >= p_since)))
        AND (p_orgs IS NULL OR c.org = ANY (p_orgs))
-     ORDER BY c.org COLLATE "C", c.id DESC
+     ORDER BY c.org COLLATE "C", seats._applied_seq(c.org, c.id) DESC NULLS FIRST, c.id DESC
 $$;
 
 CREATE OR REPLACE FUNCTION seats._revert_changes_since(p_since timestamptz, p_incident bigint, p_reason text,

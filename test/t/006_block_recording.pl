@@ -50,7 +50,7 @@ is($node->safe_psql('postgres',
 	q{SELECT detail->>'table' || ' ' || (detail->>'role') || ' ' || (detail->>'requested') || ' '
 	         || (detail->>'used') || '/' || (detail->>'limit')
 	    FROM seats.event WHERE org = 'full' AND kind = 'seat_blocked'}),
-	'members broker 1 1/1', 'with the member table, role, requested seats and used/limit');
+	'public.members broker 1 1/1', 'with the member table, role, requested seats and used/limit');
 is($node->safe_psql('postgres',
 	q{SELECT block_episode_started_at IS NOT NULL AND block_episode_resolved_at IS NULL FROM seats.subscription WHERE org = 'full'}),
 	't', 'the block opened an episode');
@@ -155,6 +155,32 @@ ok($node->poll_query_until('postgres',
 $events_before = $node->safe_psql('postgres', $events_sql);
 $node->psql('postgres', $blocked_sql);
 ok($node->poll_query_until('postgres', "SELECT ($events_sql) = $events_before + 1"), 'and records again');
+
+# The recorder runs as a superuser: a search_path given to the database
+# (by its owner, say) must not put someone else's functions in its way.
+$node->safe_psql('postgres', q{
+  CREATE TABLE pwned (at timestamptz);
+  CREATE SCHEMA evil;
+  CREATE FUNCTION evil.nextval(regclass) RETURNS bigint LANGUAGE sql
+    AS $$ INSERT INTO public.pwned VALUES (now()); SELECT pg_catalog.nextval($1) $$;
+  CREATE FUNCTION evil.jsonb_build_object(VARIADIC text[]) RETURNS jsonb LANGUAGE sql
+    AS $$ INSERT INTO public.pwned VALUES (now()); SELECT '{}'::jsonb $$;
+  ALTER DATABASE postgres SET search_path = evil, pg_catalog, public;
+  SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'broker_seats block recorder';
+});
+ok($node->poll_query_until('postgres',
+	q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'broker_seats block recorder'}),
+	'the recorder reconnects (with the database\'s search_path set)');
+$events_before = $node->safe_psql('postgres', $events_sql);
+$node->psql('postgres', "SET search_path = public; $blocked_sql");
+ok($node->poll_query_until('postgres', "SELECT ($events_sql) = $events_before + 1"), 'the block is recorded');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM public.pwned}), '0',
+	'and no function of the search_path the database was given ran as the recorder');
+$node->safe_psql('postgres', q{
+  ALTER DATABASE postgres RESET search_path;
+  DROP SCHEMA evil CASCADE;
+  DROP TABLE pwned;
+});
 
 # 7. Block episodes end at the next seat acquisition (not one rolled back)
 # or upgrade; cycle_report averages their resolution.

@@ -56,6 +56,19 @@ CREATE FUNCTION seats._invoker() RETURNS oid
     LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'seats_invoker';
 CREATE FUNCTION seats._lock_chain(org text) RETURNS void
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_lock_chain';
+CREATE FUNCTION seats._lock_chains(orgs text[]) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    o text;
+BEGIN
+    FOR o IN SELECT x FROM pg_catalog.unnest(orgs) x ORDER BY x COLLATE "C" LOOP
+        PERFORM seats._lock_chain(o);
+    END LOOP;
+END
+$$;
+CREATE FUNCTION seats._chain_head(org text) RETURNS bytea
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_chain_head';
 CREATE FUNCTION seats._lock_all_orgs() RETURNS void
     LANGUAGE c AS 'MODULE_PATHNAME', 'seats_lock_all_orgs';
 -- The recount of one relation (not its children), in C by the change

@@ -28,7 +28,9 @@ BEGIN
     -- The global chain's key is '' (no organization has it); its events
     -- hash as before 1.1, with no org.
     PERFORM seats._lock_chain(coalesce(p_org, ''));
-    SELECT e.hash INTO v_prev FROM seats.event e WHERE e.org = coalesce(p_org, '') ORDER BY e.id DESC LIMIT 1;
+    -- The head with the latest snapshot: at REPEATABLE READ the transaction's
+    -- own may not show an event committed since (the block recorder's).
+    v_prev := seats._chain_head(coalesce(p_org, ''));
     v_event.id := nextval('seats.event_id_seq');
     v_event.org := coalesce(p_org, '');
     v_event.kind := p_kind;

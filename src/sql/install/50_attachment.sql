@@ -27,11 +27,12 @@ CREATE VIEW seats.attached_relation AS
 -- (No JIT: the plan is tiny, but the SRFs' estimates can push its cost past
 -- jit_above_cost, and compiling it on every onboarding would cost seconds.)
 -- With p_statement_snapshot the members are read with the statement's
--- snapshot, the one that reads the counters too (the counter_drift alert
+-- snapshot (STABLE: a volatile SQL function would take a newer one), the
+-- one that reads the counters too (the counter_drift alert
 -- compares both without locking anything); else with the latest one.
 CREATE FUNCTION seats._count_seats(p_org text DEFAULT NULL, p_statement_snapshot boolean DEFAULT false)
     RETURNS TABLE (org text, counted bigint)
-    LANGUAGE sql VOLATILE SET jit = off
+    LANGUAGE sql STABLE SET jit = off
 AS $$
     SELECT c.org, pg_catalog.sum(c.counted)::bigint
       FROM seats.attached_relation ar
@@ -288,6 +289,8 @@ BEGIN
     PERFORM seats._require(member_table, 'member_table'), seats._require(org_column, 'org_column'),
             seats._require(role_column, 'role_column'), seats._require(active_column, 'active_column'),
             seats._check_may_attach(member_table),
+            -- Every org (its recount needs them), before any chain lock.
+            seats._lock_all_orgs(),
             seats._require(seat_roles, 'seat_roles');
     SELECT c.relkind INTO v_kind FROM pg_catalog.pg_class c WHERE c.oid = member_table;
     IF v_kind NOT IN ('r', 'p') THEN
@@ -358,7 +361,8 @@ CREATE FUNCTION seats.detach(member_table regclass) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM seats._require(member_table, 'member_table'), seats._check_may_attach(member_table);
+    PERFORM seats._require(member_table, 'member_table'), seats._check_may_attach(member_table),
+            seats._lock_all_orgs();  -- every org, before any chain lock
     IF NOT EXISTS (SELECT 1 FROM seats.attachment a WHERE a.relid = member_table) THEN
         RAISE EXCEPTION 'table % is not attached', member_table USING ERRCODE = 'invalid_parameter_value';
     END IF;

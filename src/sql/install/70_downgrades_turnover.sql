@@ -133,11 +133,15 @@ CREATE FUNCTION seats._turn_over(p_orgs text[], p_as_of timestamptz) RETURNS int
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_frozen_all boolean := EXISTS (SELECT 1 FROM seats.global_freeze);
+    v_frozen_all boolean;
     v_pass int;
     v_turned int := 0;
 BEGIN
     PERFORM seats._lock_orgs(p_orgs);
+    -- Their chains too (the events are written below, set-based), after the
+    -- org locks as everywhere; and the global freeze read under them.
+    PERFORM seats._lock_chains(p_orgs);
+    v_frozen_all := EXISTS (SELECT 1 FROM seats.global_freeze);
     LOOP
         WITH due AS (
             SELECT s.org, s.cycle_start, s.cycle_end, s.seats_used, s.seat_limit, s.frozen OR v_frozen_all AS frozen,
@@ -301,9 +305,12 @@ BEGIN
         SELECT avg((e.detail->>'resolution_seconds')::numeric) AS seconds FROM seats.event e
          WHERE e.kind = 'block_episode_closed' AND e.at >= p_from AND e.at < p_to),
     up AS (
-        SELECT c.currency::text AS currency, count(*) AS n, sum(c.amount) AS amount FROM seats.change c
-         WHERE c.kind = 'upgrade' AND c.applied_at >= p_from AND c.applied_at < p_to
-           AND c.status IN ('applied', 'reverted')
+        -- Net of the credits of the upgrades reverted in the period.
+        SELECT c.currency::text AS currency, count(*) FILTER (WHERE c.kind = 'upgrade') AS n,
+               sum(c.amount) AS amount FROM seats.change c
+         WHERE c.applied_at >= p_from AND c.applied_at < p_to
+           AND (c.kind = 'upgrade' AND c.status IN ('applied', 'reverted')
+                OR c.kind = 'revert' AND c.amount IS NOT NULL)
          GROUP BY c.currency)
     SELECT coalesce((SELECT n FROM ev WHERE kind = 'downgrade_applied'), 0),
            coalesce((SELECT n FROM ev WHERE kind = 'downgrade_blocked'), 0),

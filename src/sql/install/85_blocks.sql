@@ -2,48 +2,72 @@
 -- Blocks recorded across their rollback (SPEC §5)
 ------------------------------------------------------------------------------
 
--- Called by the block recorder (src/pg/block_worker.cpp) for each SB001 it
--- drained from the shared-memory queue: a seat_blocked event on the org's
--- chain, at the time of the refusal, and the org's block episode opened
--- until its next seat acquisition or upgrade. Under a storm the recorder
--- passes several blocks of one org, table and role at once (p_blocks, from
--- p_at to p_last_at): one event that says how many ("blocks").
+-- Called by the block recorder (src/pg/block_worker.cpp) once per batch
+-- of SB001s it drained from the shared-memory queue (the i-th element of
+-- each array is one refusal, or under a storm p_blocks[i] refusals of one
+-- org, table and role from p_at[i] to p_last_at[i]). Locks in the order
+-- every writer takes them: first the org locks of the orgs whose block
+-- episode opens here (the recorder's only write to their counter rows,
+-- once per episode), then each org's audit chain in org order for its
+-- seat_blocked events. An episode's blocks are counted from these events
+-- when it closes.
+CREATE FUNCTION seats._record_blocks(p_org text[], p_at timestamptz[], p_table oid[], p_role text[],
+                                     p_requested bigint[], p_used bigint[], p_limit bigint[],
+                                     p_blocks bigint[], p_last_at timestamptz[])
+    RETURNS void LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_open text[];
+    r record;
+BEGIN
+    v_open := ARRAY(SELECT b.org FROM (SELECT DISTINCT u.org FROM unnest(p_org) u(org)) b
+                      JOIN seats.subscription s ON s.org = b.org
+                     WHERE s.block_episode_started_at IS NULL
+                     ORDER BY b.org COLLATE "C");
+    IF pg_catalog.cardinality(v_open) > 0 THEN
+        PERFORM seats._lock_orgs(v_open);
+        UPDATE seats.subscription s SET block_episode_started_at = f.first_at
+          FROM (SELECT u.org, pg_catalog.min(u.at) AS first_at FROM unnest(p_org, p_at) u(org, at) GROUP BY u.org) f
+         WHERE s.org = f.org AND s.org = ANY (v_open) AND s.block_episode_started_at IS NULL;
+    END IF;
+    FOR r IN
+        SELECT u.* FROM unnest(p_org, p_at, p_table, p_role, p_requested, p_used, p_limit, p_blocks, p_last_at)
+                        WITH ORDINALITY u(org, at, tbl, role, requested, used, lim, blocks, last_at, n)
+         WHERE EXISTS (SELECT 1 FROM seats.subscription s WHERE s.org = u.org)  -- else offboarded since
+         ORDER BY u.org COLLATE "C", u.n
+    LOOP
+        PERFORM seats._log_event(r.org, 'seat_blocked',
+                                 -- Schema-qualified whatever the search_path (the recorder's is pinned).
+                                 jsonb_build_object('table', coalesce((SELECT format('%I.%I', n.nspname, c.relname)
+                                                                         FROM pg_catalog.pg_class c
+                                                                         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                                                                        WHERE c.oid = r.tbl), r.tbl::text),
+                                                    'role', r.role, 'requested', r.requested,
+                                                    'used', r.used, 'limit', r.lim)
+                                 || CASE WHEN coalesce(r.blocks, 1) > 1
+                                         THEN jsonb_build_object('blocks', r.blocks, 'last_at', r.last_at)
+                                         ELSE '{}' END,
+                                 r.at);
+    END LOOP;
+END
+$$;
+
+-- One block (or p_blocks of a storm), for callers outside the recorder:
+-- an episode that an acquisition or upgrade ended before it is written up
+-- first. (The recorder writes up ended episodes in a transaction of its
+-- own before each batch.)
 CREATE FUNCTION seats._record_block(p_org text, p_at timestamptz, p_table oid, p_role text,
                                     p_requested bigint, p_used bigint, p_limit bigint,
                                     p_blocks bigint DEFAULT 1, p_last_at timestamptz DEFAULT NULL)
     RETURNS void LANGUAGE plpgsql
 AS $$
-DECLARE
-    v_started timestamptz;
-    v_resolved timestamptz;
 BEGIN
-    SELECT s.block_episode_started_at, s.block_episode_resolved_at INTO v_started, v_resolved
-      FROM seats.subscription s WHERE s.org = p_org;
-    IF NOT FOUND THEN
-        RETURN;  -- offboarded since
-    END IF;
-    -- An episode that a later acquisition or upgrade ended is written up
-    -- before a block after it opens the next one.
-    IF v_resolved IS NOT NULL AND p_at > v_resolved THEN
+    IF EXISTS (SELECT 1 FROM seats.subscription s
+                WHERE s.org = p_org AND s.block_episode_resolved_at IS NOT NULL AND p_at > s.block_episode_resolved_at) THEN
         PERFORM seats._log_resolved_episodes(p_org);
-        v_started := NULL;
     END IF;
-    -- The first block opens the episode: the recorder's only write to the
-    -- counter row, once per episode (the episode's blocks are counted from
-    -- the events when it closes), so seat writers do not queue behind it.
-    IF v_started IS NULL THEN
-        UPDATE seats.subscription s SET block_episode_started_at = p_at
-         WHERE s.org = p_org AND s.block_episode_started_at IS NULL;
-    END IF;
-    -- On the org's chain, under the chain's lock (not the org lock).
-    PERFORM seats._log_event(p_org, 'seat_blocked',
-                             jsonb_build_object('table', p_table::regclass::text,
-                                                'role', p_role, 'requested', p_requested,
-                                                'used', p_used, 'limit', p_limit)
-                             || CASE WHEN p_blocks > 1
-                                     THEN jsonb_build_object('blocks', p_blocks, 'last_at', p_last_at)
-                                     ELSE '{}' END,
-                             p_at);
+    PERFORM seats._record_blocks(ARRAY[p_org], ARRAY[p_at], ARRAY[p_table], ARRAY[p_role], ARRAY[p_requested],
+                                 ARRAY[p_used], ARRAY[p_limit], ARRAY[p_blocks], ARRAY[p_last_at]);
 END
 $$;
 
@@ -57,37 +81,41 @@ CREATE FUNCTION seats._log_resolved_episodes(p_org text DEFAULT NULL) RETURNS in
 AS $$
 DECLARE
     r record;
+    v_orgs text[];
     v_done int := 0;
 BEGIN
+    -- Every org concerned locked first, in one order, then their chains
+    -- (as every writer takes them): never an org lock after a chain lock.
+    v_orgs := ARRAY(SELECT s.org FROM seats.subscription s
+                     WHERE s.block_episode_resolved_at IS NOT NULL AND (p_org IS NULL OR s.org = p_org)
+                     ORDER BY s.org COLLATE "C");
+    IF pg_catalog.cardinality(v_orgs) = 0 THEN
+        RETURN 0;
+    END IF;
+    PERFORM seats._lock_orgs(v_orgs);
+    -- Read again under the locks: a concurrent run may have written them.
     FOR r IN
-        SELECT s.org FROM seats.subscription s
-         WHERE s.block_episode_resolved_at IS NOT NULL AND (p_org IS NULL OR s.org = p_org)
+        SELECT s.org, s.block_episode_started_at AS started_at, s.block_episode_resolved_at AS resolved_at,
+               b.blocks, b.last_at
+          FROM seats.subscription s,
+               LATERAL (SELECT pg_catalog.sum(seats._blocks_of(e.detail)) AS blocks,
+                               pg_catalog.max(coalesce((e.detail->>'last_at')::timestamptz, e.at)) AS last_at
+                          FROM seats.event e
+                         WHERE e.org = s.org AND e.kind = 'seat_blocked'
+                           AND e.at >= s.block_episode_started_at AND e.at <= s.block_episode_resolved_at) b
+         WHERE s.org = ANY (v_orgs) AND s.block_episode_resolved_at IS NOT NULL
          ORDER BY s.org COLLATE "C"
     LOOP
-        PERFORM seats._lock_orgs(ARRAY[r.org]);
-        -- Read again under the lock: a concurrent run may have written it.
-        FOR r IN
-            SELECT s.org, s.block_episode_started_at AS started_at, s.block_episode_resolved_at AS resolved_at,
-                   b.blocks, b.last_at
-              FROM seats.subscription s,
-                   LATERAL (SELECT pg_catalog.sum(seats._blocks_of(e.detail)) AS blocks,
-                                   pg_catalog.max(coalesce((e.detail->>'last_at')::timestamptz, e.at)) AS last_at
-                              FROM seats.event e
-                             WHERE e.org = s.org AND e.kind = 'seat_blocked'
-                               AND e.at >= s.block_episode_started_at AND e.at <= s.block_episode_resolved_at) b
-             WHERE s.org = r.org AND s.block_episode_resolved_at IS NOT NULL
-        LOOP
-            PERFORM seats._log_event(r.org, 'block_episode_closed',
-                jsonb_build_object('started_at', r.started_at, 'resolved_at', r.resolved_at, 'blocks', r.blocks,
-                                   'resolution_seconds',
-                                   extract(epoch FROM r.resolved_at - r.started_at)::numeric::text),
-                r.resolved_at);
-            UPDATE seats.subscription s
-               SET block_episode_started_at = NULL, block_episode_resolved_at = NULL, block_episode_blocks = 0,
-                   last_block_at = greatest(s.last_block_at, r.last_at)
-             WHERE s.org = r.org;
-            v_done := v_done + 1;
-        END LOOP;
+        PERFORM seats._log_event(r.org, 'block_episode_closed',
+            jsonb_build_object('started_at', r.started_at, 'resolved_at', r.resolved_at, 'blocks', r.blocks,
+                               'resolution_seconds',
+                               extract(epoch FROM r.resolved_at - r.started_at)::numeric::text),
+            r.resolved_at);
+        UPDATE seats.subscription s
+           SET block_episode_started_at = NULL, block_episode_resolved_at = NULL, block_episode_blocks = 0,
+               last_block_at = greatest(s.last_block_at, r.last_at)
+         WHERE s.org = r.org;
+        v_done := v_done + 1;
     END LOOP;
     RETURN v_done;
 END

@@ -19,6 +19,15 @@ BEGIN
 END
 $$;
 
+-- When a change was applied, as the id of its upgrade_applied or
+-- downgrade_applied event (NULL while pending): the order of application.
+CREATE FUNCTION seats._applied_seq(p_org text, p_change bigint) RETURNS bigint
+    LANGUAGE sql STABLE
+AS $$
+    SELECT pg_catalog.max(e.id) FROM seats.event e
+     WHERE e.org = p_org AND e.change_id = p_change AND e.kind IN ('upgrade_applied', 'downgrade_applied')
+$$;
+
 -- A change and its money as exact decimal strings, for the evidence.
 CREATE FUNCTION seats._change_json(p_change seats.change) RETURNS jsonb
     LANGUAGE sql IMMUTABLE
@@ -54,9 +63,13 @@ BEGIN
     END IF;
     v_sub := seats._subscription(p_change.org);
     IF v_applied THEN
-        SELECT min(c.id) INTO v_later FROM seats.change c
-         WHERE c.org = p_change.org AND c.id > p_change.id AND c.kind IN ('upgrade', 'downgrade')
-           AND c.status = 'applied';
+        -- Later in the order the changes were applied (a requested upgrade
+        -- may be applied after a younger one), not in id order.
+        SELECT c.id INTO v_later FROM seats.change c
+         WHERE c.org = p_change.org AND c.id <> p_change.id AND c.kind IN ('upgrade', 'downgrade')
+           AND c.status = 'applied'
+           AND seats._applied_seq(c.org, c.id) > seats._applied_seq(p_change.org, p_change.id)
+         ORDER BY seats._applied_seq(c.org, c.id) LIMIT 1;
         IF v_later IS NOT NULL OR v_sub.seat_limit <> p_change.to_limit THEN
             RAISE EXCEPTION 'change % is not the last limit change of organization "%"', p_change.id, p_change.org
                 USING ERRCODE = 'SB004',
@@ -91,6 +104,19 @@ BEGIN
     IF v_applied THEN
         UPDATE seats.subscription s SET seat_limit = p_change.from_limit, updated_at = now()
          WHERE s.org = p_change.org;
+        -- A pending downgrade no longer below the limit given back would
+        -- raise it at the turnover: cancelled, with the revert as reason.
+        WITH cancelled AS (
+            UPDATE seats.change c SET status = 'cancelled', reason = format('revert of change %s', p_change.id)
+             WHERE c.org = p_change.org AND c.kind = 'downgrade' AND c.status IN ('scheduled', 'blocked', 'held')
+               AND c.to_limit >= p_change.from_limit
+            RETURNING c.id, c.to_limit)
+        SELECT count(*) INTO v_later FROM cancelled;
+        IF v_later > 0 THEN
+            PERFORM seats._log_event(p_change.org, 'change_cancelled',
+                                     jsonb_build_object('reason', format('revert of change %s', p_change.id),
+                                                        'downgrades', v_later));
+        END IF;
     END IF;
     UPDATE seats.change c SET status = 'reverted' WHERE c.org = p_change.org AND c.id = p_change.id
         RETURNING c.* INTO p_change;
@@ -127,16 +153,22 @@ COMMENT ON FUNCTION seats.revert_change(bigint, bigint, text) IS
     'Reverts a change (limit back, credit of an upgrade, pending ones cancelled) with an incident and a reason; nobody is deactivated';
 
 -- The changes a revert since `since` takes back: upgrades and downgrades
--- requested or applied since then and not reverted, newest first per org.
+-- not reverted that were requested, applied or written since then — by
+-- business time or by the clock (an upgrade backdated with `at`, a downgrade
+-- a late turnover applied at its cycle end) — per org pending ones first,
+-- then the applied ones from the last applied back.
 CREATE FUNCTION seats._revert_candidates(p_since timestamptz, p_orgs text[])
     RETURNS SETOF seats.change LANGUAGE sql STABLE
 AS $$
     SELECT c.* FROM seats.change c
      WHERE c.kind IN ('upgrade', 'downgrade')
        AND c.status IN ('applied', 'requested', 'scheduled', 'blocked', 'held')
-       AND greatest(c.requested_at, c.applied_at) >= p_since
+       AND (greatest(c.requested_at, c.applied_at, c.created_at) >= p_since
+            OR EXISTS (SELECT 1 FROM seats.event e
+                        WHERE e.org = c.org AND e.change_id = c.id
+                          AND (e.at >= p_since OR e.created_at >= p_since)))
        AND (p_orgs IS NULL OR c.org = ANY (p_orgs))
-     ORDER BY c.org COLLATE "C", c.id DESC
+     ORDER BY c.org COLLATE "C", seats._applied_seq(c.org, c.id) DESC NULLS FIRST, c.id DESC
 $$;
 
 CREATE FUNCTION seats._revert_changes_since(p_since timestamptz, p_incident bigint, p_reason text,

@@ -359,6 +359,92 @@ bytea *chain_head(const char *org, int length) {
   return head;
 }
 
+namespace {
+
+// The text of a column of `slot`, or `fallback` when NULL.
+const char *text_column(TupleTableSlot *slot, Relation rel, const char *name, const char *fallback) {
+  const AttrNumber att = get_attnum(RelationGetRelid(rel), name);
+  bool isnull = true;
+  const Datum value = att == InvalidAttrNumber ? 0 : slot_getattr(slot, att, &isnull);
+  return isnull ? fallback : TextDatumGetCString(value);
+}
+
+const char *id_column(TupleTableSlot *slot, Relation rel, const char *name) {
+  const AttrNumber att = get_attnum(RelationGetRelid(rel), name);
+  bool isnull = true;
+  const Datum value = att == InvalidAttrNumber ? 0 : slot_getattr(slot, att, &isnull);
+  return isnull ? nullptr : psprintf(INT64_FORMAT, DatumGetInt64(value));
+}
+
+const char *when_column(TupleTableSlot *slot, Relation rel, const char *name) {
+  const AttrNumber att = get_attnum(RelationGetRelid(rel), name);
+  bool isnull = true;
+  const Datum value = att == InvalidAttrNumber ? 0 : slot_getattr(slot, att, &isnull);
+  if (isnull) return nullptr;
+  return TextDatumGetCString(DirectFunctionCall2(timestamptz_to_char, value,
+                                                 CStringGetTextDatum("YYYY-MM-DD HH24:MI:SSOF")));
+}
+
+[[noreturn]] void frozen_error(const char *what, const char *reason, const char *by, const char *at,
+                               const char *incident, const char *hint) {
+  if (by == nullptr)
+    ereport(ERROR, (errcode(MAKE_SQLSTATE('S', 'B', '0', '0', '3')), errmsg("%s: %s", what, reason), errhint("%s", hint)));
+  ereport(ERROR, (errcode(MAKE_SQLSTATE('S', 'B', '0', '0', '3')), errmsg("%s: %s", what, reason),
+                  errdetail("Frozen by %s at %s%s%s.", by, at ? at : "an unknown time", incident ? ", incident " : "",
+                            incident ? incident : ""),
+                  errhint("%s", hint)));
+}
+
+}  // namespace
+
+void check_not_frozen(const char *org, int length) {
+  // Under the org lock (which every freeze takes), the latest committed
+  // versions are the truth: read with the latest snapshot, a REPEATABLE
+  // READ transaction cannot miss a freeze committed after its snapshot.
+  Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
+  const SubscriptionTable &t = subscription();
+  Relation rel = table_open(t.relid, AccessShareLock);
+  Relation index = index_open(t.org_index, AccessShareLock);
+  ScanKeyData key;
+  ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid, index->rd_indcollation[0], F_TEXTEQ,
+                         PointerGetDatum(cstring_to_text_with_len(org, length)));
+  IndexScanDesc scan = index_beginscan(rel, index, snapshot, 1, 0);
+  index_rescan(scan, &key, 1, nullptr, 0);
+  TupleTableSlot *slot = table_slot_create(rel, nullptr);
+  if (index_getnext_slot(scan, ForwardScanDirection, slot)) {
+    bool isnull;
+    const Datum frozen = slot_getattr(slot, get_attnum(t.relid, "frozen"), &isnull);
+    if (!isnull && DatumGetBool(frozen)) {
+      char what[NAMEDATALEN * 4 + 64];
+      snprintf(what, sizeof what, "organization \"%.*s\" is frozen", length, org);
+      char hint[NAMEDATALEN * 4 + 64];
+      snprintf(hint, sizeof hint, "Commercial changes resume after seats.unfreeze('%.*s').", length, org);
+      frozen_error(what, text_column(slot, rel, "frozen_reason", "no reason given"),
+                   text_column(slot, rel, "frozen_by", nullptr), when_column(slot, rel, "frozen_at"),
+                   id_column(slot, rel, "frozen_incident"), hint);
+    }
+  }
+  ExecDropSingleTupleTableSlot(slot);
+  index_endscan(scan);
+  index_close(index, AccessShareLock);
+  table_close(rel, AccessShareLock);
+
+  const Oid global = get_relname_relid("global_freeze", get_namespace_oid("seats", false));
+  if (global != InvalidOid) {
+    Relation grel = table_open(global, AccessShareLock);
+    TableScanDesc gscan = table_beginscan(grel, snapshot, 0, nullptr);
+    TupleTableSlot *gslot = table_slot_create(grel, nullptr);
+    if (table_scan_getnextslot(gscan, ForwardScanDirection, gslot))
+      frozen_error("commercial changes are frozen system-wide", text_column(gslot, grel, "reason", "no reason given"),
+                   text_column(gslot, grel, "frozen_by", "unknown"), when_column(gslot, grel, "frozen_at"),
+                   id_column(gslot, grel, "incident"), "Commercial changes resume after seats.unfreeze().");
+    ExecDropSingleTupleTableSlot(gslot);
+    table_endscan(gscan);
+    table_close(grel, AccessShareLock);
+  }
+  UnregisterSnapshot(snapshot);
+}
+
 void lock_chain(const char *org, int length) {
   // The same two levels as the org lock, on seats.event: RowExclusiveLock
   // then one advisory lock per chain, or ExclusiveLock on seats.event past

@@ -40,6 +40,11 @@ void lock_all_orgs();
 // wait. Escalates like the org locks.
 void lock_chain(const char *org, int length);
 
+// SB003 when the organization, or everything, is frozen, judged on the
+// latest committed state (call it under the org lock): naming the reason,
+// who froze it, when and the incident.
+void check_not_frozen(const char *org, int length);
+
 // The hash of the chain's last event (NULL when it has none), read with the
 // latest snapshot; call it under the chain's lock.
 bytea *chain_head(const char *org, int length);

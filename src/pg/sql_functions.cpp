@@ -225,6 +225,13 @@ BROKER_SEATS_FUNCTION(seats_lock_chain) {
   PG_RETURN_VOID();
 }
 
+// seats._check_not_frozen_now(org): SB003 on the latest committed state.
+BROKER_SEATS_FUNCTION(seats_check_not_frozen) {
+  text *org = pg::required_text(fcinfo, 0, "org");
+  pg::check_not_frozen(VARDATA_ANY(org), static_cast<int>(VARSIZE_ANY_EXHDR(org)));
+  PG_RETURN_VOID();
+}
+
 // seats._chain_head(org): the hash of the chain's last event (latest
 // snapshot), or NULL.
 BROKER_SEATS_FUNCTION(seats_chain_head) {

@@ -86,6 +86,9 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION seats._check_not_frozen_now(org text) RETURNS void
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_check_not_frozen';
+
 CREATE OR REPLACE FUNCTION seats._chain_head(org text) RETURNS bytea
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_chain_head';
 
@@ -774,32 +777,8 @@ CREATE EVENT TRIGGER broker_seats_drop_guard ON sql_drop
     EXECUTE FUNCTION seats._drop_guard();
 
 CREATE OR REPLACE FUNCTION seats._check_not_frozen(p_sub seats.subscription) RETURNS void
-    LANGUAGE plpgsql STABLE
-AS $$
-DECLARE
-    g seats.global_freeze;
-BEGIN
-    IF p_sub.frozen AND p_sub.frozen_by IS NULL THEN  -- frozen by a direct UPDATE
-        RAISE EXCEPTION 'organization "%" is frozen: %', p_sub.org, coalesce(p_sub.frozen_reason, 'no reason given')
-            USING ERRCODE = 'SB003', HINT = format('Commercial changes resume after seats.unfreeze(%L).', p_sub.org);
-    ELSIF p_sub.frozen THEN
-        RAISE EXCEPTION 'organization "%" is frozen: %', p_sub.org, coalesce(p_sub.frozen_reason, 'no reason given')
-            USING ERRCODE = 'SB003',
-                  DETAIL = format('Frozen by %s at %s%s.', p_sub.frozen_by,
-                                  pg_catalog.to_char(p_sub.frozen_at, 'YYYY-MM-DD HH24:MI:SSOF'),
-                                  coalesce(', incident ' || p_sub.frozen_incident, '')),
-                  HINT = format('Commercial changes resume after seats.unfreeze(%L).', p_sub.org);
-    END IF;
-    SELECT * INTO g FROM seats.global_freeze;
-    IF FOUND THEN
-        RAISE EXCEPTION 'commercial changes are frozen system-wide: %', g.reason
-            USING ERRCODE = 'SB003',
-                  DETAIL = format('Frozen by %s at %s%s.', g.frozen_by, pg_catalog.to_char(g.frozen_at, 'YYYY-MM-DD HH24:MI:SSOF'),
-                                  coalesce(', incident ' || g.incident, '')),
-                  HINT = 'Commercial changes resume after seats.unfreeze().';
-    END IF;
-END
-$$;
+    LANGUAGE sql VOLATILE
+AS $$ SELECT seats._check_not_frozen_now(p_sub.org) $$;
 
 CREATE OR REPLACE FUNCTION seats._price_upgrade(p_sub seats.subscription, p_new_limit int, p_at timestamptz)
     RETURNS seats.change LANGUAGE plpgsql STABLE

@@ -67,6 +67,8 @@ BEGIN
     END LOOP;
 END
 $$;
+CREATE FUNCTION seats._check_not_frozen_now(org text) RETURNS void
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_check_not_frozen';
 CREATE FUNCTION seats._chain_head(org text) RETURNS bytea
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_chain_head';
 CREATE FUNCTION seats._lock_all_orgs() RETURNS void

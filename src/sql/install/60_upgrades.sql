@@ -18,34 +18,14 @@ BEGIN
 END
 $$;
 
--- SB003 while the org is frozen (runbook §6: no new commercial changes).
+-- SB003 while the org is frozen (runbook §6: no new commercial changes),
+-- judged in C on the latest committed state under the org lock the caller
+-- holds: at REPEATABLE READ a freeze committed after the snapshot is not
+-- missed. The message names the reason, DETAIL who froze it, when and the
+-- incident.
 CREATE FUNCTION seats._check_not_frozen(p_sub seats.subscription) RETURNS void
-    LANGUAGE plpgsql STABLE
-AS $$
-DECLARE
-    g seats.global_freeze;
-BEGIN
-    IF p_sub.frozen AND p_sub.frozen_by IS NULL THEN  -- frozen by a direct UPDATE
-        RAISE EXCEPTION 'organization "%" is frozen: %', p_sub.org, coalesce(p_sub.frozen_reason, 'no reason given')
-            USING ERRCODE = 'SB003', HINT = format('Commercial changes resume after seats.unfreeze(%L).', p_sub.org);
-    ELSIF p_sub.frozen THEN
-        RAISE EXCEPTION 'organization "%" is frozen: %', p_sub.org, coalesce(p_sub.frozen_reason, 'no reason given')
-            USING ERRCODE = 'SB003',
-                  DETAIL = format('Frozen by %s at %s%s.', p_sub.frozen_by,
-                                  pg_catalog.to_char(p_sub.frozen_at, 'YYYY-MM-DD HH24:MI:SSOF'),
-                                  coalesce(', incident ' || p_sub.frozen_incident, '')),
-                  HINT = format('Commercial changes resume after seats.unfreeze(%L).', p_sub.org);
-    END IF;
-    SELECT * INTO g FROM seats.global_freeze;
-    IF FOUND THEN
-        RAISE EXCEPTION 'commercial changes are frozen system-wide: %', g.reason
-            USING ERRCODE = 'SB003',
-                  DETAIL = format('Frozen by %s at %s%s.', g.frozen_by, pg_catalog.to_char(g.frozen_at, 'YYYY-MM-DD HH24:MI:SSOF'),
-                                  coalesce(', incident ' || g.incident, '')),
-                  HINT = 'Commercial changes resume after seats.unfreeze().';
-    END IF;
-END
-$$;
+    LANGUAGE sql VOLATILE
+AS $$ SELECT seats._check_not_frozen_now(p_sub.org) $$;
 
 CREATE FUNCTION seats._check_upgrade(p_sub seats.subscription, p_new_limit int) RETURNS void
     LANGUAGE plpgsql STABLE

@@ -65,3 +65,17 @@ RESET ROLE;
 REVOKE SELECT ON seats.usage FROM msg_reader;
 DROP ROLE msg_reader;
 DROP ROLE msg_stranger;
+
+-- SB001 fills PostgreSQL's standard error fields, for drivers and ORMs that
+-- report them: the member table's schema and name, and a constraint name.
+DO $$
+DECLARE
+    v_state text; v_schema text; v_table text; v_constraint text;
+BEGIN
+    INSERT INTO msg_members (org_id, role) VALUES ('msg-b', 'broker'), ('msg-b', 'broker');
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_schema = SCHEMA_NAME, v_table = TABLE_NAME,
+                            v_constraint = CONSTRAINT_NAME;
+    RAISE NOTICE 'sqlstate %, schema %, table %, constraint %', v_state, v_schema, v_table, v_constraint;
+END
+$$;

@@ -30,10 +30,25 @@ class Error : public std::runtime_error {
   const std::string &detail() const noexcept { return detail_; }
   const std::string &hint() const noexcept { return hint_; }
 
+  // The object the error is about, for the standard error fields that
+  // drivers and ORMs read (schema, table, constraint); empty when none.
+  Error &about(std::string schema, std::string table, std::string constraint) {
+    schema_ = std::move(schema);
+    table_ = std::move(table);
+    constraint_ = std::move(constraint);
+    return *this;
+  }
+  const std::string &schema() const noexcept { return schema_; }
+  const std::string &table() const noexcept { return table_; }
+  const std::string &constraint() const noexcept { return constraint_; }
+
  private:
   ErrorCode code_;
   std::string detail_;
   std::string hint_;
+  std::string schema_;
+  std::string table_;
+  std::string constraint_;
 };
 
 }  // namespace broker_seats::core

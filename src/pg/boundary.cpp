@@ -21,6 +21,9 @@ void capture_current_exception(PendingError &pending, const char *function) noex
     copy_text(pending.hint, sizeof pending.hint, e.hint().c_str());
     pending.has_detail = !e.detail().empty();
     pending.has_hint = !e.hint().empty();
+    copy_text(pending.schema, sizeof pending.schema, e.schema().c_str());
+    copy_text(pending.table, sizeof pending.table, e.table().c_str());
+    copy_text(pending.constraint, sizeof pending.constraint, e.constraint().c_str());
   } catch (const std::bad_alloc &) {
     copy_text(pending.sqlstate, sizeof pending.sqlstate, "53200");
     copy_text(pending.message, sizeof pending.message, "out of memory in C++ code");
@@ -41,7 +44,10 @@ void raise_pending(const PendingError &pending) {
   const char *s = pending.sqlstate;
   ereport(ERROR, (errcode(MAKE_SQLSTATE(s[0], s[1], s[2], s[3], s[4])), errmsg_internal("%s", pending.message),
                   pending.has_detail ? errdetail_internal("%s", pending.detail) : 0,
-                  pending.has_hint ? errhint("%s", pending.hint) : 0));
+                  pending.has_hint ? errhint("%s", pending.hint) : 0,
+                  pending.schema[0] ? err_generic_string(PG_DIAG_SCHEMA_NAME, pending.schema) : 0,
+                  pending.table[0] ? err_generic_string(PG_DIAG_TABLE_NAME, pending.table) : 0,
+                  pending.constraint[0] ? err_generic_string(PG_DIAG_CONSTRAINT_NAME, pending.constraint) : 0));
   pg_unreachable();
 }
 

@@ -45,6 +45,9 @@ struct PendingError {
   char message[1024] = "";
   char detail[1024] = "";
   char hint[512] = "";
+  char schema[NAMEDATALEN] = "";      // the standard error fields, when set
+  char table[NAMEDATALEN] = "";
+  char constraint[NAMEDATALEN] = "";
   ErrorData *pg_error = nullptr;  // set when the original was a PostgreSQL error
   bool has_detail = false;
   bool has_hint = false;

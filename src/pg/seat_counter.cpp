@@ -280,7 +280,13 @@ void apply_seat_delta(const SubscriptionTable &t, Relation rel, std::string_view
       // The refusal rolls back: the block survives in the recorder's queue.
       if (source != nullptr)
         (void)queue_block(org_view, source->relation, source->role ? source->role : "", delta, row.used, row.limit);
-      throw core::no_free_seat(org, row.used, row.limit, delta, row.language);
+      // The member table and a constraint name in the standard error
+      // fields, for drivers and ORMs that report them (looked up first:
+      // no C++ object is alive across these calls).
+      const char *schema = source ? get_namespace_name(get_rel_namespace(source->relation)) : nullptr;
+      const char *table = source ? get_rel_name(source->relation) : nullptr;
+      throw core::no_free_seat(org, row.used, row.limit, delta, row.language)
+          .about(schema ? schema : "", table ? table : "", "broker_seat_limit");
     }
     if (check.used_after < PG_INT32_MIN || check.used_after > PG_INT32_MAX)
       ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE), errmsg("seats_used of \"%s\" out of range", org)));

@@ -276,7 +276,7 @@ CREATE FUNCTION seats.alerts(as_of timestamptz DEFAULT now())
     LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$ SELECT * FROM seats._alerts($1) $$;
 COMMENT ON FUNCTION seats.alerts(timestamptz) IS
-    'Alerts: block_spike, turnover_failed, turnover_overdue, counter_drift, over_limit, upgrade_sla, block_recording_off, blocks_dropped';
+    'Alerts: block_spike, incident_p0, turnover_failed, turnover_overdue, counter_drift, over_limit, upgrade_sla, block_recording_off, blocks_dropped';
 
 -- NOTIFY seats_alerts, once per alert: sends what is new and records it.
 CREATE FUNCTION seats._announce(p_kind text, p_org text, p_key text, p_payload jsonb) RETURNS boolean

@@ -116,15 +116,28 @@ core::Language org_language(TupleTableSlot *slot, const SubscriptionTable &t) {
   return customer_language();
 }
 
-CounterRow read_counter(Relation rel, Relation index, const SubscriptionTable &t, Datum org) {
-  ScanKeyData key;
-  ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid, index->rd_indcollation[0], F_TEXTEQ, org);
+// The first row, in `direction`, of `index` (whose first column is text)
+// equal to `key`, read with the latest snapshot, into `slot` (which keeps
+// its own pin). The one lookup of the counter row, the freeze state and a
+// chain's head.
+bool fetch_latest_by_text_key(Relation rel, Relation index, Datum key, ScanDirection direction,
+                              TupleTableSlot *slot) {
+  ScanKeyData scan_key;
+  ScanKeyEntryInitialize(&scan_key, 0, 1, BTEqualStrategyNumber, InvalidOid, index->rd_indcollation[0], F_TEXTEQ,
+                         key);
   Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
   IndexScanDesc scan = index_beginscan(rel, index, snapshot, 1, 0);
-  index_rescan(scan, &key, 1, nullptr, 0);
+  index_rescan(scan, &scan_key, 1, nullptr, 0);
+  const bool found = index_getnext_slot(scan, direction, slot);
+  index_endscan(scan);
+  UnregisterSnapshot(snapshot);
+  return found;
+}
+
+CounterRow read_counter(Relation rel, Relation index, const SubscriptionTable &t, Datum org) {
   TupleTableSlot *slot = table_slot_create(rel, nullptr);
   CounterRow row{false, 0, 0, false, 0, core::Language::pt_BR, nullptr};
-  if (index_getnext_slot(scan, ForwardScanDirection, slot)) {
+  if (fetch_latest_by_text_key(rel, index, org, ForwardScanDirection, slot)) {
     bool isnull;
     row.found = true;
     row.used = DatumGetInt32(slot_getattr(slot, t.used_att, &isnull));
@@ -138,8 +151,6 @@ CounterRow read_counter(Relation rel, Relation index, const SubscriptionTable &t
     row.tuple = ExecCopySlotHeapTuple(slot);
   }
   ExecDropSingleTupleTableSlot(slot);
-  index_endscan(scan);
-  UnregisterSnapshot(snapshot);
   return row;
 }
 
@@ -344,22 +355,15 @@ bytea *chain_head(const char *org, int length) {
   if (index_oid == InvalidOid) elog(ERROR, "seats.event has no primary key");
   const AttrNumber hash_att = get_attnum(RelationGetRelid(rel), "hash");
   Relation index = index_open(index_oid, AccessShareLock);
-  ScanKeyData key;
-  ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid, index->rd_indcollation[0], F_TEXTEQ,
-                         PointerGetDatum(cstring_to_text_with_len(org, length)));
-  Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
-  IndexScanDesc scan = index_beginscan(rel, index, snapshot, 1, 0);
-  index_rescan(scan, &key, 1, nullptr, 0);
   TupleTableSlot *slot = table_slot_create(rel, nullptr);
   bytea *head = nullptr;
-  if (index_getnext_slot(scan, BackwardScanDirection, slot)) {
+  if (fetch_latest_by_text_key(rel, index, PointerGetDatum(cstring_to_text_with_len(org, length)),
+                               BackwardScanDirection, slot)) {
     bool isnull;
     const Datum value = slot_getattr(slot, hash_att, &isnull);
     if (!isnull) head = DatumGetByteaPCopy(value);
   }
   ExecDropSingleTupleTableSlot(slot);
-  index_endscan(scan);
-  UnregisterSnapshot(snapshot);
   index_close(index, AccessShareLock);
   table_close(rel, AccessShareLock);
   return head;
@@ -367,25 +371,29 @@ bytea *chain_head(const char *org, int length) {
 
 namespace {
 
-// The text of a column of `slot`, or `fallback` when NULL.
-const char *text_column(TupleTableSlot *slot, Relation rel, const char *name, const char *fallback) {
+// A column of `slot` by name (absent from an older schema: NULL).
+Datum named_column(TupleTableSlot *slot, Relation rel, const char *name, bool *isnull) {
   const AttrNumber att = get_attnum(RelationGetRelid(rel), name);
-  bool isnull = true;
-  const Datum value = att == InvalidAttrNumber ? 0 : slot_getattr(slot, att, &isnull);
+  *isnull = true;
+  return att == InvalidAttrNumber ? 0 : slot_getattr(slot, att, isnull);
+}
+
+// Its text, or `fallback` when NULL.
+const char *text_column(TupleTableSlot *slot, Relation rel, const char *name, const char *fallback) {
+  bool isnull;
+  const Datum value = named_column(slot, rel, name, &isnull);
   return isnull ? fallback : TextDatumGetCString(value);
 }
 
 const char *id_column(TupleTableSlot *slot, Relation rel, const char *name) {
-  const AttrNumber att = get_attnum(RelationGetRelid(rel), name);
-  bool isnull = true;
-  const Datum value = att == InvalidAttrNumber ? 0 : slot_getattr(slot, att, &isnull);
+  bool isnull;
+  const Datum value = named_column(slot, rel, name, &isnull);
   return isnull ? nullptr : psprintf(INT64_FORMAT, DatumGetInt64(value));
 }
 
 const char *when_column(TupleTableSlot *slot, Relation rel, const char *name) {
-  const AttrNumber att = get_attnum(RelationGetRelid(rel), name);
-  bool isnull = true;
-  const Datum value = att == InvalidAttrNumber ? 0 : slot_getattr(slot, att, &isnull);
+  bool isnull;
+  const Datum value = named_column(slot, rel, name, &isnull);
   if (isnull) return nullptr;
   return TextDatumGetCString(DirectFunctionCall2(timestamptz_to_char, value,
                                                  CStringGetTextDatum("YYYY-MM-DD HH24:MI:SSOF")));
@@ -407,19 +415,14 @@ void check_not_frozen(const char *org, int length) {
   // Under the org lock (which every freeze takes), the latest committed
   // versions are the truth: read with the latest snapshot, a REPEATABLE
   // READ transaction cannot miss a freeze committed after its snapshot.
-  Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
   const SubscriptionTable &t = subscription();
   Relation rel = table_open(t.relid, AccessShareLock);
   Relation index = index_open(t.org_index, AccessShareLock);
-  ScanKeyData key;
-  ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid, index->rd_indcollation[0], F_TEXTEQ,
-                         PointerGetDatum(cstring_to_text_with_len(org, length)));
-  IndexScanDesc scan = index_beginscan(rel, index, snapshot, 1, 0);
-  index_rescan(scan, &key, 1, nullptr, 0);
   TupleTableSlot *slot = table_slot_create(rel, nullptr);
-  if (index_getnext_slot(scan, ForwardScanDirection, slot)) {
+  if (fetch_latest_by_text_key(rel, index, PointerGetDatum(cstring_to_text_with_len(org, length)),
+                               ForwardScanDirection, slot)) {
     bool isnull;
-    const Datum frozen = slot_getattr(slot, get_attnum(t.relid, "frozen"), &isnull);
+    const Datum frozen = named_column(slot, rel, "frozen", &isnull);
     if (!isnull && DatumGetBool(frozen)) {
       char what[NAMEDATALEN * 4 + 64];
       snprintf(what, sizeof what, "organization \"%.*s\" is frozen", length, org);
@@ -431,12 +434,12 @@ void check_not_frozen(const char *org, int length) {
     }
   }
   ExecDropSingleTupleTableSlot(slot);
-  index_endscan(scan);
   index_close(index, AccessShareLock);
   table_close(rel, AccessShareLock);
 
   const Oid global = get_relname_relid("global_freeze", get_namespace_oid("seats", false));
   if (global != InvalidOid) {
+    Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
     Relation grel = table_open(global, AccessShareLock);
     TableScanDesc gscan = table_beginscan(grel, snapshot, 0, nullptr);
     TupleTableSlot *gslot = table_slot_create(grel, nullptr);
@@ -447,8 +450,8 @@ void check_not_frozen(const char *org, int length) {
     ExecDropSingleTupleTableSlot(gslot);
     table_endscan(gscan);
     table_close(grel, AccessShareLock);
+    UnregisterSnapshot(snapshot);
   }
-  UnregisterSnapshot(snapshot);
 }
 
 void lock_chain(const char *org, int length) {

@@ -258,13 +258,14 @@ BEGIN
     SELECT 'upgrade_sla', c.org, 'warning',
            format('Upgrade %s (to %s seats), requested %s by %s, has waited %s business time (SLA %s). '
                   'Apply it: SELECT seats.apply_change(%s);',
-                  c.id, c.to_limit, c.requested_at, c.requested_by,
-                  pg_catalog.date_trunc('second', seats._business_time_between(c.requested_at, p_as_of, s.time_zone)),
-                  seats._setting_value('upgrade_sla'), c.id)
+                  c.id, c.to_limit, c.requested_at, c.requested_by, pg_catalog.date_trunc('second', w.waited),
+                  w.sla, c.id)
       FROM seats.change c
       JOIN seats.subscription s ON s.org = c.org
+      CROSS JOIN LATERAL (SELECT seats._business_time_between(c.requested_at, p_as_of, s.time_zone) AS waited,
+                                 seats._setting_value('upgrade_sla') AS sla) w
      WHERE c.kind = 'upgrade' AND c.status = 'requested' AND c.requested_at <= p_as_of
-       AND seats._business_time_between(c.requested_at, p_as_of, s.time_zone) > seats._setting_value('upgrade_sla')::interval
+       AND w.waited > w.sla::interval
      ORDER BY c.id;
 
     RETURN QUERY SELECT * FROM seats._recording_alerts();

@@ -6,6 +6,7 @@
 #include "pg/statement_deltas.hpp"
 #include "pg/block_queue.hpp"
 #include "pg/block_worker.hpp"
+#include "pg/error_context.hpp"
 
 extern "C" {
 #include "postgres.h"
@@ -98,4 +99,5 @@ void _PG_init(void) {
   broker_seats::pg::register_member_column_invalidation();
   broker_seats::pg::register_seat_counter_callbacks();
   broker_seats::pg::install_statement_hooks();
+  broker_seats::pg::install_error_context_hook();
 }

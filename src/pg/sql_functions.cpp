@@ -368,6 +368,32 @@ BROKER_SEATS_FUNCTION(seats_block_recording) {
   return (Datum)0;
 }
 
+// seats._require(value, name): value, or 22004 naming the argument. In C
+// so that the first call of any API function loads the library, whose
+// error hook keeps internal CONTEXT lines from the caller (error_context.cpp).
+BROKER_SEATS_FUNCTION(seats_require) {
+  if (PG_ARGISNULL(0)) {
+    text *name = pg::required_text(fcinfo, 1, "name");
+    ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("%s must not be null", text_to_cstring(name))));
+  }
+  PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+}
+
+// seats._notice(message, detail, hint): a NOTICE of the extension's own,
+// with no CONTEXT. NOTICEs below log_min_messages never reach emit_log_hook,
+// so the error hook cannot trim them: this leaves the frames out instead.
+BROKER_SEATS_FUNCTION(seats_notice) {
+  text *message = pg::required_text(fcinfo, 0, "message");
+  const char *detail = PG_ARGISNULL(1) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(1));
+  const char *hint = PG_ARGISNULL(2) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(2));
+  ErrorContextCallback *frames = error_context_stack;
+  error_context_stack = nullptr;  // a NOTICE returns: restored below
+  ereport(NOTICE, (errmsg_internal("%s", text_to_cstring(message)), detail ? errdetail_internal("%s", detail) : 0,
+                   hint ? errhint("%s", hint) : 0));
+  error_context_stack = frames;
+  PG_RETURN_VOID();
+}
+
 // seats._in_transaction_block(): inside BEGIN ... COMMIT (where a procedure
 // that commits per batch cannot run).
 BROKER_SEATS_FUNCTION(seats_in_transaction_block) { PG_RETURN_BOOL(IsTransactionBlock()); }

@@ -26,6 +26,9 @@ ALTER TABLE seats.subscription ADD COLUMN block_episode_resolved_at timestamptz;
 CREATE INDEX subscription_resolved_episode ON seats.subscription (block_episode_resolved_at);
 COMMENT ON TABLE seats.event IS 'Append-only audit trail, hash-chained per organization (org '''': the global chain)';
 
+-- Issue 12: a downgrade's brokers above its new limit, as a column.
+ALTER TABLE seats.change ADD COLUMN brokers_over_new_limit integer;
+
 -- Issue 10: each customer's language, alert thresholds, alerts announced.
 ALTER TABLE seats.subscription ADD COLUMN language text CHECK (language IN ('pt_BR', 'en'));
 CREATE TABLE seats.setting (
@@ -107,6 +110,12 @@ CREATE OR REPLACE FUNCTION seats._check_member_columns(member_table regclass, or
 
 CREATE OR REPLACE FUNCTION seats._ddl_start_guard() RETURNS event_trigger
     LANGUAGE c AS 'MODULE_PATHNAME', 'seats_ddl_start_guard';
+
+CREATE OR REPLACE FUNCTION seats._require(p_value anyelement, p_name text) RETURNS anyelement
+    LANGUAGE c IMMUTABLE AS 'MODULE_PATHNAME', 'seats_require';
+
+CREATE OR REPLACE FUNCTION seats._notice(p_message text, p_detail text DEFAULT NULL, p_hint text DEFAULT NULL) RETURNS void
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_notice';
 
 CREATE OR REPLACE FUNCTION seats._in_transaction_block() RETURNS boolean
     LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'seats_in_transaction_block';
@@ -861,6 +870,87 @@ BEGIN
                            'units_remaining', p_change.units_remaining, 'units_in_cycle', p_change.units_in_cycle,
                            'cycle_start', p_change.cycle_start, 'cycle_end', p_change.cycle_end),
         p_at, p_change.id);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._insert_change(p_change seats.change) RETURNS seats.change
+    LANGUAGE sql
+AS $$
+    INSERT INTO seats.change (org, kind, from_limit, to_limit, status, requested_at, requested_by, applied_at,
+                              effective_at, request_key, plan, seat_price, currency, granularity,
+                              units_remaining, units_in_cycle, cycle_start, cycle_end, amount, reverts,
+                              incident, reason, brokers_over_new_limit)
+    VALUES (p_change.org, p_change.kind, p_change.from_limit, p_change.to_limit, p_change.status,
+            p_change.requested_at, coalesce(p_change.requested_by, session_user), p_change.applied_at,
+            p_change.effective_at, p_change.request_key, p_change.plan, p_change.seat_price, p_change.currency,
+            p_change.granularity, p_change.units_remaining, p_change.units_in_cycle, p_change.cycle_start,
+            p_change.cycle_end, p_change.amount, p_change.reverts, p_change.incident, p_change.reason,
+            p_change.brokers_over_new_limit)
+    RETURNING *
+$$;
+
+CREATE OR REPLACE FUNCTION seats._schedule_downgrade(p_org text, p_new_limit int, p_key text)
+    RETURNS seats.change LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_sub seats.subscription;
+    v_change seats.change;
+    v_superseded bigint;
+BEGIN
+    v_change := seats._begin_change(p_org, p_new_limit, p_key, 'downgrade');
+    IF v_change.id IS NOT NULL THEN
+        RETURN v_change;
+    END IF;
+    v_sub := seats._subscription(p_org);
+    PERFORM seats._check_not_frozen(v_sub);
+    IF p_new_limit < 0 THEN
+        RAISE EXCEPTION 'new_limit must not be negative, got %', p_new_limit USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_new_limit >= v_sub.seat_limit THEN
+        RAISE EXCEPTION 'a downgrade must lower the limit of "%" below %, got %', p_org, v_sub.seat_limit, p_new_limit
+            USING ERRCODE = 'SB004', HINT = 'Raise a limit with seats.upgrade().';
+    END IF;
+
+    v_change.org := p_org;
+    v_change.kind := 'downgrade';
+    v_change.from_limit := v_sub.seat_limit;
+    v_change.to_limit := p_new_limit;
+    v_change.status := 'scheduled';
+    v_change.requested_at := now();
+    -- The end of the current cycle: the stored one, or the one containing
+    -- now when a turnover is overdue (never earlier than the first cycle's end).
+    v_change.effective_at := greatest(v_sub.cycle_end, seats._cycle_end_at(v_sub, now()));
+    v_change.request_key := p_key;
+    v_change.plan := v_sub.plan;
+    v_change.brokers_over_new_limit := greatest(v_sub.seats_used - p_new_limit, 0);
+    v_change := seats._insert_change(v_change);
+
+    -- A new request replaces the pending one.
+    FOR v_superseded IN
+        UPDATE seats.change c SET status = 'superseded'
+         WHERE c.org = p_org AND c.kind = 'downgrade' AND c.status IN ('scheduled', 'blocked', 'held')
+           AND c.id <> v_change.id
+        RETURNING c.id
+    LOOP
+        PERFORM seats._log_event(p_org, 'downgrade_superseded', jsonb_build_object('by_change', v_change.id),
+                                 now(), v_superseded);
+    END LOOP;
+
+    IF v_sub.seats_used > p_new_limit THEN
+        PERFORM seats._notice(
+            format('organization "%s" has %s active brokers, more than the new limit of %s', p_org,
+                   v_sub.seats_used, p_new_limit),
+            'At the turnover the downgrade is applied only if active brokers <= the new limit; '
+            'otherwise it is recorded as blocked and tried again at the next turnover. '
+            'The change''s brokers_over_new_limit column has the same number.',
+            format('Deactivate %s broker(s) before %s.', v_sub.seats_used - p_new_limit, v_change.effective_at));
+    END IF;
+    PERFORM seats._log_event(p_org, 'downgrade_scheduled',
+                             jsonb_build_object('from_limit', v_sub.seat_limit, 'to_limit', p_new_limit,
+                                                'effective_at', v_change.effective_at,
+                                                'seats_used', v_sub.seats_used),
+                             now(), v_change.id);
+    RETURN v_change;
 END
 $$;
 

@@ -84,6 +84,9 @@ CREATE TABLE seats.change (
     incident        bigint,
     reason          text,
     created_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+    -- A downgrade's active brokers above its new limit when it was scheduled
+    -- (0 when they fit): the NOTICE's number, as a column drivers keep.
+    brokers_over_new_limit integer,
     PRIMARY KEY (org, id),
     UNIQUE (org, request_key),
     FOREIGN KEY (org, reverts) REFERENCES seats.change (org, id)

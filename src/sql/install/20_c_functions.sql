@@ -85,6 +85,15 @@ CREATE FUNCTION seats._check_member_columns(member_table regclass, org_column na
     RETURNS text LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'seats_check_member_columns';
 CREATE FUNCTION seats._ddl_start_guard() RETURNS event_trigger
     LANGUAGE c AS 'MODULE_PATHNAME', 'seats_ddl_start_guard';
+-- A required argument: the value, or 22004 naming it. In C, so that the
+-- first API call of a session loads the library (and its error hook).
+CREATE FUNCTION seats._require(p_value anyelement, p_name text) RETURNS anyelement
+    LANGUAGE c IMMUTABLE AS 'MODULE_PATHNAME', 'seats_require';
+
+-- A NOTICE of the extension's own, without the CONTEXT of its frames.
+CREATE FUNCTION seats._notice(p_message text, p_detail text DEFAULT NULL, p_hint text DEFAULT NULL) RETURNS void
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_notice';
+
 CREATE FUNCTION seats._in_transaction_block() RETURNS boolean
     LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'seats_in_transaction_block';
 CREATE FUNCTION seats._internal_ddl() RETURNS boolean

@@ -2,17 +2,6 @@
 -- Plans and onboarding
 ------------------------------------------------------------------------------
 
-CREATE FUNCTION seats._require(p_value anyelement, p_name text) RETURNS anyelement
-    LANGUAGE plpgsql IMMUTABLE
-AS $$
-BEGIN
-    IF p_value IS NULL THEN
-        RAISE EXCEPTION '% must not be null', p_name USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    RETURN p_value;
-END
-$$;
-
 CREATE FUNCTION seats._check_time_zone(p_time_zone text) RETURNS text
     LANGUAGE plpgsql STABLE
 AS $$

@@ -172,12 +172,13 @@ AS $$
     INSERT INTO seats.change (org, kind, from_limit, to_limit, status, requested_at, requested_by, applied_at,
                               effective_at, request_key, plan, seat_price, currency, granularity,
                               units_remaining, units_in_cycle, cycle_start, cycle_end, amount, reverts,
-                              incident, reason)
+                              incident, reason, brokers_over_new_limit)
     VALUES (p_change.org, p_change.kind, p_change.from_limit, p_change.to_limit, p_change.status,
             p_change.requested_at, coalesce(p_change.requested_by, session_user), p_change.applied_at,
             p_change.effective_at, p_change.request_key, p_change.plan, p_change.seat_price, p_change.currency,
             p_change.granularity, p_change.units_remaining, p_change.units_in_cycle, p_change.cycle_start,
-            p_change.cycle_end, p_change.amount, p_change.reverts, p_change.incident, p_change.reason)
+            p_change.cycle_end, p_change.amount, p_change.reverts, p_change.incident, p_change.reason,
+            p_change.brokers_over_new_limit)
     RETURNING *
 $$;
 

@@ -46,6 +46,7 @@ BEGIN
     v_change.effective_at := greatest(v_sub.cycle_end, seats._cycle_end_at(v_sub, now()));
     v_change.request_key := p_key;
     v_change.plan := v_sub.plan;
+    v_change.brokers_over_new_limit := greatest(v_sub.seats_used - p_new_limit, 0);
     v_change := seats._insert_change(v_change);
 
     -- A new request replaces the pending one.
@@ -60,12 +61,13 @@ BEGIN
     END LOOP;
 
     IF v_sub.seats_used > p_new_limit THEN
-        RAISE NOTICE 'organization "%" has % active brokers, more than the new limit of %', p_org, v_sub.seats_used,
-                     p_new_limit
-            USING DETAIL = 'At the turnover the downgrade is applied only if active brokers <= the new limit; '
-                           'otherwise it is recorded as blocked and tried again at the next turnover.',
-                  HINT = format('Deactivate %s broker(s) before %s.', v_sub.seats_used - p_new_limit,
-                                v_change.effective_at);
+        PERFORM seats._notice(
+            format('organization "%s" has %s active brokers, more than the new limit of %s', p_org,
+                   v_sub.seats_used, p_new_limit),
+            'At the turnover the downgrade is applied only if active brokers <= the new limit; '
+            'otherwise it is recorded as blocked and tried again at the next turnover. '
+            'The change''s brokers_over_new_limit column has the same number.',
+            format('Deactivate %s broker(s) before %s.', v_sub.seats_used - p_new_limit, v_change.effective_at));
     END IF;
     PERFORM seats._log_event(p_org, 'downgrade_scheduled',
                              jsonb_build_object('from_limit', v_sub.seat_limit, 'to_limit', p_new_limit,

@@ -59,22 +59,21 @@ broker_seats--$(EXTVERSION).sql: $(INSTALL_SOURCES)
 	cat $^ > $@
 
 deps:
-	bash scripts/install-deps.sh
+	@bash scripts/install-deps.sh
 
+# Quiet: one line for the packages and one for the build (VERBOSE=1 shows
+# them whole).
 test: deps
-	$(MAKE) all
-	$(MAKE) install
+	@PG_CONFIG=$(PG_CONFIG) bash scripts/build.sh
 	bash scripts/run-tests.sh
 
 demo: deps
-	$(MAKE) all
-	$(MAKE) install
-	bash scripts/demo.sh
+	@PG_CONFIG=$(PG_CONFIG) bash scripts/build.sh
+	@bash scripts/demo.sh
 
 unit: deps
 	bash scripts/run-unit.sh
 
 bench: deps
-	$(MAKE) all
-	$(MAKE) install
+	@PG_CONFIG=$(PG_CONFIG) bash scripts/build.sh
 	bash scripts/bench.sh $(BENCH_ARGS)

@@ -7,8 +7,15 @@
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 PGUSER_OS=${PGUSER_OS:-postgres}
 
+# Runs a command as the postgres OS user, in the current directory when that
+# user may enter it (a checkout under /root is not), else in /tmp: programs
+# like psql and pg_ctl otherwise warn that they cannot change directory.
 as_pg() {
-  if [ "$(id -un)" = "$PGUSER_OS" ]; then "$@"; else runuser -u "$PGUSER_OS" -- "$@"; fi
+  if [ "$(id -un)" = "$PGUSER_OS" ]; then
+    "$@"
+  else
+    runuser -u "$PGUSER_OS" -- sh -c 'cd "$0" 2>/dev/null || cd /tmp; exec "$@"' "$PWD" "$@"
+  fi
 }
 
 free_port() {

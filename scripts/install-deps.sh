@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages broker_seats needs to build and test, only
-# those missing, so a second run is quick and offline.
+# those missing, so a second run is quick and offline. Quiet: one line, the
+# apt log in /tmp/broker_seats-apt.log; VERBOSE=1 shows apt's output.
 set -euo pipefail
 
 packages=(
@@ -10,7 +11,12 @@ packages=(
   libipc-run-perl python3
   postgresql-15-cron
   clang-14 llvm-14-dev clang libclang-rt-14-dev
+  # The client, pooler and exporter tests (docs/clients.md, docs/monitoring).
+  python3-psycopg2 python3-psycopg python3-sqlalchemy pgbouncer prometheus-postgres-exporter curl
 )
+# node-postgres comes from npm (test/clients/run.sh); node and npm from
+# Debian unless a node is already there (NodeSource's conflicts with them).
+command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -18,14 +24,30 @@ for p in "${packages[@]}"; do
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
-echo "installing: ${missing[*]}"
 if [ "$(id -u)" -ne 0 ]; then
   SUDO=sudo
 else
   SUDO=
 fi
+log=/tmp/broker_seats-apt.log
+echo "installing ${#missing[@]} Debian packages: ${missing[*]} (log: $log)"
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-# The server package starts a default cluster on 5432 through its postinst;
-# we never use it (tests run their own cluster) and must not fight over ports.
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# Packages with services (postgresql-15's cluster 15/main, pgbouncer, the
+# exporter) would start them from their postinst. Nothing here uses them
+# (tests and the demo run their own throwaway servers): a policy-rc.d that
+# refuses starts keeps them stopped, unless the machine already has one.
+policy=/usr/sbin/policy-rc.d
+own_policy=
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+  $SUDO chmod 755 "$policy"
+  own_policy=1
+fi
+cleanup() { [ -z "$own_policy" ] || $SUDO rm -f "$policy"; }
+trap cleanup EXIT
+run() {
+  if [ -n "${VERBOSE:-}" ]; then "$@"; else "$@" >>"$log" 2>&1 || { tail -30 "$log"; return 1; }; fi
+}
+run $SUDO apt-get update -qq
+run $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "installed."

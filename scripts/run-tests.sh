@@ -80,6 +80,22 @@ if cluster_start; then
   cat "$work/regress_out/regression.diffs" 2>/dev/null | head -300
 
   run_isolation isolation test/isolation
+
+  # The README's SQL blocks, as printed (test/readme/run_readme.py).
+  PGUSER=postgres python3 test/readme/run_readme.py README.md 2>&1 | tee "$logs/readme.log"
+  record readme "$(grep -cE '^ok [0-9]+' "$logs/readme.log")" \
+    "$(grep -cE '^(not ok|Bail out)' "$logs/readme.log")"
+
+  # Real drivers against the same cluster (test/clients/run.sh); a driver
+  # whose package is missing is skipped, and says why.
+  bash test/clients/run.sh 2>&1 | tee "$logs/clients.log"
+  if read -r p f k < <(grep -oE '^clients: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped' "$logs/clients.log" |
+      awk '{print $2, $4, $6}'); then
+    record clients "$p" "$f"
+    [ "$k" -eq 0 ] || summary+=("           $k client(s) skipped: $(grep -E '# skip' "$logs/clients.log" | sed 's/.*# skip //' | tr '\n' ';')")
+  else
+    record clients 0 1
+  fi
   cluster_stop
   trap - EXIT
 else

@@ -10,8 +10,23 @@ trap '[ -n "${KEEP_TAP:-}" ] || rm -rf "$work"' EXIT
 cp -r test/t "$work/"
 [ -d test/bench ] && cp -r test/bench "$work/"
 cp README.md "$work/"
-chown -R postgres "$work"
+# 008 reads the exporter queries; 009 checks META.json against the control
+# file, the Makefile and the scripts.
+cp META.json broker_seats.control Makefile "$work/"
+mkdir -p "$work/docs" "$work/src"
+cp -r docs/monitoring "$work/docs/"
+cp -r src/sql "$work/src/"
 tests=${*:-t/*.pl}
+# 009 runs `make install DESTDIR=...` in a copy of this checkout, built and
+# up to date (make -q all; it never builds), which the postgres user can
+# read wherever the checkout is. BROKER_SEATS_SRC= (empty) skips that.
+src_dir=
+if [ -f broker_seats.so ]; then
+  src_dir=$work/checkout
+  mkdir -p "$src_dir"
+  cp -a Makefile broker_seats.control broker_seats.so broker_seats--*.sql src "$src_dir/"
+fi
+chown -R postgres "$work"
 run() { if [ "$(id -un)" = postgres ]; then "$@"; else runuser -u postgres -- "$@"; fi; }
 (cd "$work" && run env PATH="$PGBIN:$PATH" PERL5LIB="$PGXS_DIR/test/perl" PG_REGRESS="$PGXS_DIR/test/regress/pg_regress" \
-  TESTDIR="$work" PGHOST= PGPORT= prove --timer -v $tests)
+  TESTDIR="$work" BROKER_SEATS_SRC="${BROKER_SEATS_SRC-$src_dir}" PGHOST= PGPORT= prove --timer -v $tests)

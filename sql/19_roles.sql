@@ -27,6 +27,7 @@ $$;
 CREATE TEMP TABLE calls (n serial, what text, sql text);
 INSERT INTO calls (what, sql) VALUES
   ('read usage',            $$SELECT count(*) FROM seats.usage$$),
+  ('read settings',         $$SELECT count(*) FROM seats.settings$$),
   ('create_plan',           $$SELECT seats.create_plan('roles-x', 1)$$),
   ('onboard',               $$SELECT seats.onboard('role-x', 'roles', 1, '2034-12-01')$$),
   ('quote_upgrade',         $$SELECT * FROM seats.quote_upgrade('role-a', 3, '2034-12-10')$$),

@@ -13,3 +13,6 @@ GRANT EXECUTE ON FUNCTION seats.customer_message(text, text, text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION seats._customer_text(text, text, int, int, int, date) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION seats.cycle_bounds(date, text, date) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION seats.prorate(int, numeric, timestamptz, timestamptz, timestamptz, text, text, text) TO PUBLIC;
+-- The thresholds' defaults (constants), which the view seats.settings
+-- calls with its reader's rights: readers granted the view need them.
+GRANT EXECUTE ON FUNCTION seats._setting_defaults() TO PUBLIC;

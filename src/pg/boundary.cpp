@@ -9,21 +9,25 @@ void copy_text(char *to, std::size_t size, const char *from) noexcept { strlcpy(
 
 }  // namespace
 
+void capture_error(PendingError &pending, const core::Error &e) noexcept {
+  copy_text(pending.sqlstate, sizeof pending.sqlstate, core::sqlstate_of(e.code()));
+  copy_text(pending.message, sizeof pending.message, e.what());
+  copy_text(pending.detail, sizeof pending.detail, e.detail().c_str());
+  copy_text(pending.hint, sizeof pending.hint, e.hint().c_str());
+  pending.has_detail = !e.detail().empty();
+  pending.has_hint = !e.hint().empty();
+  copy_text(pending.schema, sizeof pending.schema, e.schema().c_str());
+  copy_text(pending.table, sizeof pending.table, e.table().c_str());
+  copy_text(pending.constraint, sizeof pending.constraint, e.constraint().c_str());
+}
+
 void capture_current_exception(PendingError &pending, const char *function) noexcept {
   try {
     throw;
   } catch (const PgError &e) {
     pending.pg_error = e.data();
   } catch (const core::Error &e) {
-    copy_text(pending.sqlstate, sizeof pending.sqlstate, core::sqlstate_of(e.code()));
-    copy_text(pending.message, sizeof pending.message, e.what());
-    copy_text(pending.detail, sizeof pending.detail, e.detail().c_str());
-    copy_text(pending.hint, sizeof pending.hint, e.hint().c_str());
-    pending.has_detail = !e.detail().empty();
-    pending.has_hint = !e.hint().empty();
-    copy_text(pending.schema, sizeof pending.schema, e.schema().c_str());
-    copy_text(pending.table, sizeof pending.table, e.table().c_str());
-    copy_text(pending.constraint, sizeof pending.constraint, e.constraint().c_str());
+    capture_error(pending, e);
   } catch (const std::bad_alloc &) {
     copy_text(pending.sqlstate, sizeof pending.sqlstate, "53200");
     copy_text(pending.message, sizeof pending.message, "out of memory in C++ code");

@@ -53,6 +53,11 @@ struct PendingError {
   bool has_hint = false;
 };
 
+// Fills `pending` from a core error; never allocates. For a hot error path
+// that raises without throwing: make the error in a scope of its own,
+// capture it, let the scope close, then raise_pending.
+void capture_error(PendingError &pending, const core::Error &e) noexcept;
+
 // Fills `pending` from the exception being handled; never allocates.
 void capture_current_exception(PendingError &pending, const char *function) noexcept;
 

@@ -12,7 +12,8 @@
 // The work runs in three phases so that no C++ object with a destructor is
 // ever alive across a PostgreSQL call that can raise an ERROR:
 //   1. read the transition tables (PostgreSQL calls, plain C data);
-//   2. net the seat changes per organization (pure C++ core);
+//   2. net the seat changes per organization (pure C++ core), batch by
+//      batch, into one org -> delta table (memory O(orgs), not O(rows));
 //   3. lock, check and write each organization's counter.
 #include "core/seat_rules.hpp"
 #include "pg/boundary.hpp"
@@ -38,15 +39,25 @@ extern "C" {
 namespace broker_seats::pg {
 namespace {
 
-// Phase 1 output: one seat held before (-1) or after (+1) the statement.
-struct CollectedChanges {
-  core::SeatChange *items;
+// Phase 1 reads the rows in batches: each batch's seat changes (one seat
+// held before, -1, or after, +1) are netted by the core and added to one
+// org -> delta table, then the batch's memory is freed. Private memory is so
+// O(organizations touched), not O(rows), however large the statement
+// (docs/design.md, Huge statements).
+constexpr size_t batch_rows = 4096;
+
+struct Collector {
+  core::SeatChange *items;  // this batch's changes: at most two per row
   size_t count;
+  core::OrgDelta *netted;   // the batch netted by the core
+  HTAB *sums;               // org -> net change of the whole statement
+  MemoryContext keep;       // where the table and its keys live
+  MemoryContext batch;      // the batch's org texts, reset after each batch
 };
 
 // Appends one seat change, merged into the previous one when it is for the
-// same org (so a bulk statement on one org nets in O(rows), not O(rows log rows)).
-void push(CollectedChanges *out, std::string_view org, int sign) {
+// same org (a bulk statement on one org is a handful of entries).
+void push(Collector *out, std::string_view org, int sign) {
   if (out->count > 0 && out->items[out->count - 1].org == org) {
     out->items[out->count - 1].sign += sign;
     return;
@@ -57,10 +68,20 @@ void push(CollectedChanges *out, std::string_view org, int sign) {
 // Records what the row's transition (old -> new; a missing side is an
 // INSERT or a DELETE) does to seats, by the core's rules.
 void collect(const std::optional<core::MemberSeat> &before, const std::optional<core::MemberSeat> &after,
-             CollectedChanges *out) {
+             Collector *out) {
   const core::Transition t = core::classify(before, after);
   if (t.kind == core::TransitionKind::release || t.kind == core::TransitionKind::move) push(out, t.from, -1);
   if (t.kind == core::TransitionKind::acquire || t.kind == core::TransitionKind::move) push(out, t.to, +1);
+}
+
+// Nets the batch (core) into the statement's table, then frees its texts.
+void flush_batch(Collector *c) {
+  if (c->count > 0) {
+    const size_t orgs = core::net_deltas(c->items, c->count, c->netted);
+    for (size_t i = 0; i < orgs; ++i) add_seats(c->sums, c->netted[i].org, c->netted[i].delta, c->keep);
+    c->count = 0;
+  }
+  MemoryContextReset(c->batch);
 }
 
 bool same_column(TupleTableSlot *a, TupleTableSlot *b, AttrNumber att, bool byval, int16 len) {
@@ -87,15 +108,23 @@ void start_reading(Tuplestorestate *store) {
   tuplestore_rescan(store);
 }
 
-CollectedChanges collect_changes(const TriggerData *trigdata, const MemberColumns &cols) {
+// The statement's net change per organization (entries with a zero delta
+// dropped), in `keep`'s memory; `*orgs` of them.
+core::OrgDelta *collect_changes(const TriggerData *trigdata, const MemberColumns &cols, size_t *orgs) {
   Tuplestorestate *olds = trigdata->tg_oldtable;
   Tuplestorestate *news = trigdata->tg_newtable;
+  *orgs = 0;
   const int64 old_count = olds ? tuplestore_tuple_count(olds) : 0;
   const int64 new_count = news ? tuplestore_tuple_count(news) : 0;
-  CollectedChanges out{nullptr, 0};
-  if (old_count + new_count == 0) return out;
-  out.items = static_cast<core::SeatChange *>(
-      palloc_extended(sizeof(core::SeatChange) * (old_count + new_count), MCXT_ALLOC_HUGE));
+  if (old_count + new_count == 0) return nullptr;
+
+  Collector c;
+  c.keep = CurrentMemoryContext;
+  c.items = static_cast<core::SeatChange *>(palloc(sizeof(core::SeatChange) * 2 * batch_rows));
+  c.netted = static_cast<core::OrgDelta *>(palloc(sizeof(core::OrgDelta) * 2 * batch_rows));
+  c.count = 0;
+  c.sums = create_seat_counts(c.keep);
+  c.batch = AllocSetContextCreate(c.keep, "broker_seats rows", ALLOCSET_DEFAULT_SIZES);
 
   TupleDesc desc = RelationGetDescr(trigdata->tg_relation);
   TupleTableSlot *old_slot = olds ? MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple) : nullptr;
@@ -108,19 +137,38 @@ CollectedChanges collect_changes(const TriggerData *trigdata, const MemberColumn
   // side counts its own seats.
   bool have_old = olds && tuplestore_gettupleslot(olds, true, false, old_slot);
   bool have_new = news && tuplestore_gettupleslot(news, true, false, new_slot);
+  size_t rows = 0;
   while (have_old || have_new) {
     if (!(have_old && have_new && same_seat_columns(cols, old_slot, new_slot))) {
+      MemoryContext caller = MemoryContextSwitchTo(c.batch);
       std::optional<core::MemberSeat> before, after;
       if (have_old) before = read_member(cols, old_slot, &old_orgs);
       if (have_new) after = read_member(cols, new_slot, &new_orgs);
-      collect(before, after, &out);
+      collect(before, after, &c);
+      MemoryContextSwitchTo(caller);
+      if (++rows == batch_rows) {
+        flush_batch(&c);
+        // The cached org texts and keys were the batch's.
+        old_orgs.valid = new_orgs.valid = false;
+        rows = 0;
+      }
     }
     if (have_old) have_old = tuplestore_gettupleslot(olds, true, false, old_slot);
     if (have_new) have_new = tuplestore_gettupleslot(news, true, false, new_slot);
   }
+  flush_batch(&c);
+  MemoryContextDelete(c.batch);
   if (old_slot) ExecDropSingleTupleTableSlot(old_slot);
   if (new_slot) ExecDropSingleTupleTableSlot(new_slot);
-  return out;
+
+  const long entries = hash_get_num_entries(c.sums);
+  if (entries == 0) return nullptr;
+  auto *deltas = static_cast<core::OrgDelta *>(palloc_extended(sizeof(core::OrgDelta) * entries, MCXT_ALLOC_HUGE));
+  HASH_SEQ_STATUS scan;
+  hash_seq_init(&scan, c.sums);
+  while (auto *entry = static_cast<OrgCount *>(hash_seq_search(&scan)))
+    if (entry->count != 0) deltas[(*orgs)++] = core::OrgDelta{std::string_view(entry->org), entry->count};
+  return deltas;
 }
 
 void check_protocol(FunctionCallInfo fcinfo, const char *name) {
@@ -153,15 +201,11 @@ BROKER_SEATS_FUNCTION(member_change_trigger) {
                     errmsg("member_change_trigger: transition tables are missing"),
                     errhint("Install it with seats.attach().")));
 
-  // Phase 1: PostgreSQL reads into plain arrays.
+  // Phases 1 and 2, batch by batch: PostgreSQL reads the rows, the core
+  // nets each batch (its temporaries die inside net_deltas).
   const pg::MemberColumns &cols = pg::member_columns(trigdata);
-  const pg::CollectedChanges changes = pg::collect_changes(trigdata, cols);
-  if (changes.count == 0) return PointerGetDatum(nullptr);
-
-  // Phase 2: the core nets the changes; its temporaries die in this scope.
-  auto *deltas = static_cast<core::OrgDelta *>(
-      palloc_extended(sizeof(core::OrgDelta) * changes.count, MCXT_ALLOC_HUGE));
-  const size_t orgs = core::net_deltas(changes.items, changes.count, deltas);
+  size_t orgs = 0;
+  const core::OrgDelta *deltas = pg::collect_changes(trigdata, cols, &orgs);
   if (orgs == 0) return PointerGetDatum(nullptr);
 
   // Phase 3: each organization locked, checked and written once, in org

@@ -32,17 +32,6 @@ int org_match(const void *a, const void *b, Size) {
   return strcmp(*static_cast<char *const *>(a), *static_cast<char *const *>(b));
 }
 
-void add_seat(HTAB *counts, std::string_view org, MemoryContext keep) {
-  // The views point at NUL-terminated text (org_text guarantees it).
-  const char *key = org.data();
-  bool found;
-  auto *entry = static_cast<OrgCount *>(hash_search(counts, &key, HASH_ENTER, &found));
-  if (!found) {
-    entry->org = MemoryContextStrdup(keep, key);
-    entry->count = 0;
-  }
-  entry->count += 1;
-}
 
 // A btree index whose first column is the org column, usable to find one
 // organization's rows. Its operator class is one a superuser created (only
@@ -76,12 +65,24 @@ void count_row(const MemberColumns &cols, TupleTableSlot *slot, const std::strin
                MemoryContext keep, MemoryContext row_context) {
   MemoryContext old = MemoryContextSwitchTo(row_context);
   const core::MemberSeat seat = read_member(cols, slot, nullptr);
-  if (core::consumes_seat(seat) && (org == nullptr || *seat.org == *org)) add_seat(counts, *seat.org, keep);
+  if (core::consumes_seat(seat) && (org == nullptr || *seat.org == *org)) add_seats(counts, *seat.org, 1, keep);
   MemoryContextSwitchTo(old);
   MemoryContextReset(row_context);
 }
 
 }  // namespace
+
+void add_seats(HTAB *counts, std::string_view org, int64 seats, MemoryContext keep) {
+  // The views point at NUL-terminated text (org_text guarantees it).
+  const char *key = org.data();
+  bool found;
+  auto *entry = static_cast<OrgCount *>(hash_search(counts, &key, HASH_ENTER, &found));
+  if (!found) {
+    entry->org = MemoryContextStrdup(keep, key);
+    entry->count = 0;
+  }
+  entry->count += seats;
+}
 
 HTAB *create_seat_counts(MemoryContext context) {
   HASHCTL ctl;

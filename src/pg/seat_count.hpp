@@ -29,6 +29,10 @@ struct OrgCount {
 // An empty org -> count table allocated in `context`.
 HTAB *create_seat_counts(MemoryContext context);
 
+// Adds `seats` (may be negative) to `org`'s count; a new key is copied into
+// `keep`. `org` must be NUL-terminated (org_text's are).
+void add_seats(HTAB *counts, std::string_view org, int64 seats, MemoryContext keep);
+
 // Adds the seats each organization holds in `rel` alone (not its children)
 // to `counts`, read with the latest snapshot so that, under the org locks,
 // every committed seat is seen. With `org` set, only that organization,

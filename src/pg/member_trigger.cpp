@@ -15,6 +15,8 @@
 //   2. net the seat changes per organization (pure C++ core), batch by
 //      batch, into one org -> delta table (memory O(orgs), not O(rows));
 //   3. lock, check and write each organization's counter.
+#include <algorithm>
+
 #include "core/seat_rules.hpp"
 #include "pg/boundary.hpp"
 #include "pg/member_columns.hpp"
@@ -50,9 +52,9 @@ struct Collector {
   core::SeatChange *items;  // this batch's changes: at most two per row
   size_t count;
   core::OrgDelta *netted;   // the batch netted by the core
-  HTAB *sums;               // org -> net change of the whole statement
-  MemoryContext keep;       // where the table and its keys live
-  MemoryContext batch;      // the batch's org texts, reset after each batch
+  HTAB *sums;               // org -> net change, once a statement needs a second batch
+  MemoryContext keep;       // the caller's: results, and the first batch's org texts
+  MemoryContext batch;      // later batches' org texts, reset after each batch
 };
 
 // Appends one seat change, merged into the previous one when it is for the
@@ -75,13 +77,19 @@ void collect(const std::optional<core::MemberSeat> &before, const std::optional<
 }
 
 // Nets the batch (core) into the statement's table, then frees its texts.
+// Most statements never get here: they fit in one batch, which is netted
+// directly (collect_changes), with no table and no extra memory context.
 void flush_batch(Collector *c) {
+  if (c->sums == nullptr) c->sums = create_seat_counts(c->keep);
   if (c->count > 0) {
     const size_t orgs = core::net_deltas(c->items, c->count, c->netted);
     for (size_t i = 0; i < orgs; ++i) add_seats(c->sums, c->netted[i].org, c->netted[i].delta, c->keep);
     c->count = 0;
   }
-  MemoryContextReset(c->batch);
+  if (c->batch != nullptr)
+    MemoryContextReset(c->batch);
+  else
+    c->batch = AllocSetContextCreate(c->keep, "broker_seats rows", ALLOCSET_DEFAULT_SIZES);
 }
 
 bool same_column(TupleTableSlot *a, TupleTableSlot *b, AttrNumber att, bool byval, int16 len) {
@@ -118,13 +126,16 @@ core::OrgDelta *collect_changes(const TriggerData *trigdata, const MemberColumns
   const int64 new_count = news ? tuplestore_tuple_count(news) : 0;
   if (old_count + new_count == 0) return nullptr;
 
+  // Each old/new pair gives at most two changes: room for the whole
+  // statement when it fits in one batch, else for one batch.
+  const size_t capacity = static_cast<size_t>(std::min<int64>(old_count + new_count, 2 * batch_rows));
   Collector c;
   c.keep = CurrentMemoryContext;
-  c.items = static_cast<core::SeatChange *>(palloc(sizeof(core::SeatChange) * 2 * batch_rows));
-  c.netted = static_cast<core::OrgDelta *>(palloc(sizeof(core::OrgDelta) * 2 * batch_rows));
+  c.items = static_cast<core::SeatChange *>(palloc(sizeof(core::SeatChange) * capacity));
+  c.netted = static_cast<core::OrgDelta *>(palloc(sizeof(core::OrgDelta) * capacity));
   c.count = 0;
-  c.sums = create_seat_counts(c.keep);
-  c.batch = AllocSetContextCreate(c.keep, "broker_seats rows", ALLOCSET_DEFAULT_SIZES);
+  c.sums = nullptr;
+  c.batch = nullptr;
 
   TupleDesc desc = RelationGetDescr(trigdata->tg_relation);
   TupleTableSlot *old_slot = olds ? MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple) : nullptr;
@@ -140,7 +151,7 @@ core::OrgDelta *collect_changes(const TriggerData *trigdata, const MemberColumns
   size_t rows = 0;
   while (have_old || have_new) {
     if (!(have_old && have_new && same_seat_columns(cols, old_slot, new_slot))) {
-      MemoryContext caller = MemoryContextSwitchTo(c.batch);
+      MemoryContext caller = MemoryContextSwitchTo(c.batch != nullptr ? c.batch : c.keep);
       std::optional<core::MemberSeat> before, after;
       if (have_old) before = read_member(cols, old_slot, &old_orgs);
       if (have_new) after = read_member(cols, new_slot, &new_orgs);
@@ -156,10 +167,15 @@ core::OrgDelta *collect_changes(const TriggerData *trigdata, const MemberColumns
     if (have_old) have_old = tuplestore_gettupleslot(olds, true, false, old_slot);
     if (have_new) have_new = tuplestore_gettupleslot(news, true, false, new_slot);
   }
-  flush_batch(&c);
-  MemoryContextDelete(c.batch);
   if (old_slot) ExecDropSingleTupleTableSlot(old_slot);
   if (new_slot) ExecDropSingleTupleTableSlot(new_slot);
+  if (c.sums == nullptr) {
+    // One batch: the core nets it; its org texts are in `keep`.
+    *orgs = core::net_deltas(c.items, c.count, c.netted);
+    return c.netted;
+  }
+  flush_batch(&c);
+  MemoryContextDelete(c.batch);
 
   const long entries = hash_get_num_entries(c.sums);
   if (entries == 0) return nullptr;

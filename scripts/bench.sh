@@ -186,7 +186,8 @@ huge() { # variant label sql
   grep -q ERROR "$tmp/huge.out" && { cat "$tmp/huge.out"; echo "huge statement failed: $1 $2"; exit 1; }
   t=$(awk '/^Time: /{print $2}' "$tmp/huge.out" | tail -1)
   local temp
-  temp=$(tail -c +"$((log_before + 1))" "$A_DIR/server.log" | grep -o 'temporary file: .*size [0-9]*' | awk '{s += $NF} END {print s + 0}')
+  temp=$(tail -c +"$((log_before + 1))" "$A_DIR/server.log" | { grep -o 'temporary file: .*size [0-9]*' || true; } |
+         awk '{s += $NF} END {print s + 0}')
   echo "$2 $1 $t $peak $temp" | tee -a "$tmp/huge"
 }
 HUGE_ORGS=${HUGE_ORGS:-100000}; HUGE_PER=${HUGE_PER:-50}; COPY_ROWS=${COPY_ROWS:-1000000}

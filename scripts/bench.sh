@@ -168,9 +168,10 @@ done
 # at default settings, with and without broker_seats: time, the backend's
 # peak private memory (RssAnon sampled every 20 ms) and temporary file
 # bytes (log_temp_files in the server log).
-huge() { # variant label sql
-  local db=huge_$1 log_before peak=0 pid= t
+huge() { # variant label sql [database]
+  local db=${4:-huge_$1} log_before peak=0 pid= t wal_before wal
   log_before=$(stat -c %s "$A_DIR/server.log")
+  wal_before=$(psql_at "$A_DIR" "$A_PORT" postgres -Atc "SELECT pg_current_wal_insert_lsn()")
   printf 'SELECT pg_backend_pid();\nSELECT pg_sleep(0.3);\n\\timing on\n%s\n' "$3" |
     psql_at "$A_DIR" "$A_PORT" "$db" -At > "$tmp/huge.out" 2>&1 &
   local job=$!
@@ -184,11 +185,13 @@ huge() { # variant label sql
   done
   wait "$job" || { cat "$tmp/huge.out"; echo "huge statement failed: $1 $2"; exit 1; }
   grep -q ERROR "$tmp/huge.out" && { cat "$tmp/huge.out"; echo "huge statement failed: $1 $2"; exit 1; }
-  t=$(awk '/^Time: /{print $2}' "$tmp/huge.out" | tail -1)
+  # Every statement after \timing on: the measured ones.
+  t=$(awk '/^Time: /{s += $2} END {print s}' "$tmp/huge.out")
+  wal=$(psql_at "$A_DIR" "$A_PORT" postgres -Atc "SELECT pg_current_wal_insert_lsn() - '$wal_before'::pg_lsn")
   local temp
   temp=$(tail -c +"$((log_before + 1))" "$A_DIR/server.log" | { grep -o 'temporary file: .*size [0-9]*' || true; } |
          awk '{s += $NF} END {print s + 0}')
-  echo "$2 $1 $t $peak $temp" | tee -a "$tmp/huge"
+  echo "$2 $1 $t $peak $temp $wal" | tee -a "$tmp/huge"
 }
 HUGE_ORGS=${HUGE_ORGS:-100000}; HUGE_PER=${HUGE_PER:-50}; COPY_ROWS=${COPY_ROWS:-1000000}
 [ -n "$QUICK" ] && { HUGE_ORGS=10000; COPY_ROWS=200000; }
@@ -209,6 +212,26 @@ done
 psql_at "$A_DIR" "$A_PORT" huge_broker_seats -Atc \
   "SELECT count(*) FILTER (WHERE r.fixed) FROM seats.revalidate() r" > "$tmp/huge.drift"
 echo "$HUGE_ORGS $HUGE_PER $COPY_ROWS" > "$tmp/huge.sizes"
+
+# 7. The turnover of BIG_TURNOVER due organizations (half with a pending
+# downgrade), broker_seats against the set-based floor, once each: time,
+# peak private memory and WAL bytes.
+BIG_TURNOVER=${BIG_TURNOVER:-1000000}
+[ -n "$QUICK" ] && BIG_TURNOVER=50000
+psql_at "$A_DIR" "$A_PORT" postgres -c "CREATE DATABASE big_turnover_template"
+(cd "$tmp" && psql_at "$A_DIR" "$A_PORT" big_turnover_template -v orgs="$BIG_TURNOVER" -f turnover_setup.sql >/dev/null)
+for variant in broker_seats floor; do
+  psql_at "$A_DIR" "$A_PORT" postgres -c "CREATE DATABASE big_turnover_$variant TEMPLATE big_turnover_template"
+  if [ "$variant" = broker_seats ]; then
+    huge broker_seats big_turnover "CALL seats.close_due_cycles('2099-02-01 00:00-03', 1000);" big_turnover_broker_seats
+  else
+    huge floor big_turnover "$(cat "$tmp/turnover_floor.sql")" big_turnover_floor
+  fi
+  turned=$(psql_at "$A_DIR" "$A_PORT" "big_turnover_$variant" -Atc "SELECT count(*) FROM seats.turnover")
+  [ "$turned" = "$BIG_TURNOVER" ] || { echo "big turnover: $variant turned $turned of $BIG_TURNOVER"; exit 1; }
+  psql_at "$A_DIR" "$A_PORT" postgres -c "DROP DATABASE big_turnover_$variant"
+done
+echo "$BIG_TURNOVER" > "$tmp/big_turnover.size"
 
 # The report.
 python3 - "$tmp" "$out" "$RUNS" "$DURATION" "$TURNOVER_ORGS" "${QUICK:+quick}" <<'PY'
@@ -304,8 +327,8 @@ L.append(f"| set-based floor | {tf:.0f} | {turnover_orgs * 1000 / tf:,.0f} | 1.0
 # Huge statements.
 huge = {}
 for line in open(f"{tmp}/huge"):
-    label, v, ms, peak, temp = line.split()
-    huge[(label, v)] = (float(ms), int(peak), int(temp))
+    label, v, ms, peak, temp, wal = line.split()
+    huge[(label, v)] = (float(ms), int(peak), int(temp), int(float(wal)))
 horgs, hper, hcopy = (int(x) for x in open(f"{tmp}/huge.sizes").read().split())
 hdrift = int(open(f"{tmp}/huge.drift").read().strip() or 0)
 L.append('## Huge statements (default settings)\n')
@@ -319,8 +342,20 @@ L.append('|---|---|---:|---:|---:|---:|')
 for label, title in (('huge_update', f'UPDATE of {horgs * hper:,} rows'), ('huge_copy', f'COPY of {hcopy:,} rows')):
     b = huge[(label, 'bare')][0]
     for v in ('bare', 'broker_seats'):
-        ms, peak, temp = huge[(label, v)]
+        ms, peak, temp, _ = huge[(label, v)]
         L.append(f"| {title} | {names[v]} | {ms:,.0f} | {ms / b:.2f} | {peak / 1024:.0f} MB | {temp / 1e6:,.0f} MB |")
+L.append('')
+big = int(open(f"{tmp}/big_turnover.size").read())
+L.append(f"### The turnover of {big:,} due organizations\n")
+L.append(f"Half with a pending downgrade (`test/bench/turnover_setup.sql`), once each on a fresh copy: "
+         "`CALL seats.close_due_cycles(..., 1000)` against the set-based floor above. Peak private memory as "
+         "above; WAL is the bytes the statement inserted.\n")
+L.append('| variant | ms | orgs/s | ratio to floor | peak private memory | WAL |')
+L.append('|---|---:|---:|---:|---:|---:|')
+bf = huge[('big_turnover', 'floor')][0]
+for v, title in (('broker_seats', '`CALL seats.close_due_cycles`'), ('floor', 'set-based floor')):
+    ms, peak, _, wal = huge[('big_turnover', v)]
+    L.append(f"| {title} | {ms:,.0f} | {big * 1000 / ms:,.0f} | {ms / bf:.2f} | {peak / 1024:.0f} MB | {wal / 1e6:,.0f} MB |")
 L.append('')
 
 # Targets.
@@ -363,7 +398,9 @@ L.append(f"| UPDATE of {horgs * hper:,} brokers of {horgs:,} orgs passes at defa
          f"| {hu[1] / 1024:.0f} MB | {ok(hu[1] <= 64 * 1024)} |")
 hc = huge[('huge_copy', 'broker_seats')]
 L.append(f"| COPY of {hcopy:,} brokers, private memory ≤ 16 MB | {hc[1] / 1024:.0f} MB | {ok(hc[1] <= 16 * 1024)} |")
-L.append(f"| no counter drift after the huge statements | {hdrift} fixed | {ok(hdrift == 0)} |\n")
+L.append(f"| no counter drift after the huge statements | {hdrift} fixed | {ok(hdrift == 0)} |")
+bt = huge[('big_turnover', 'broker_seats')][0] / huge[('big_turnover', 'floor')][0]
+L.append(f"| turnover of {big:,} orgs within 1.3× the set-based floor | {bt:.2f}× | {ok(bt <= 1.3)} |\n")
 
 missed = [l for l in L if l.endswith('| ✗ |')]
 L.append('### Targets not met, and why\n')
@@ -399,7 +436,10 @@ else:
                                 'used 4% of one core while 2 clients were refused 18,000 times a second. The rest '
                                 'of the 2-client gap is not the recorder\'s CPU and is inside the pairs\' range; '
                                 'issue 13 (the error path) profiles it.',
-        'turnover': 'the turnover writes hash-chained audit events and takes per-org locks, which the floor does not.',
+        'turnover': 'the turnover writes hash-chained audit events (one per downgrade outcome, each hashing its '
+                    'org\'s previous event), takes per-org and per-chain locks and commits per batch of 1,000 with '
+                    'failure isolation, none of which the floor does; a floor that wrote the same audit rows was '
+                    'measured outside at 1.78× (issue 13), which is still open here.',
     }
     for l in missed:
         target = l.split('|')[1].strip()

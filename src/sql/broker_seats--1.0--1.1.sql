@@ -26,6 +26,10 @@ ALTER TABLE seats.subscription ADD COLUMN block_episode_resolved_at timestamptz;
 CREATE INDEX subscription_resolved_episode ON seats.subscription (block_episode_resolved_at);
 COMMENT ON TABLE seats.event IS 'Append-only audit trail, hash-chained per organization (org '''': the global chain)';
 
+-- Issue 13: due orgs in (cycle_end, org) order without a sort per batch.
+DROP INDEX seats.subscription_cycle_end;
+CREATE INDEX subscription_cycle_end ON seats.subscription (cycle_end, org);
+
 -- Issue 12: a downgrade's brokers above its new limit, as a column.
 ALTER TABLE seats.change ADD COLUMN brokers_over_new_limit integer;
 

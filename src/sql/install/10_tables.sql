@@ -161,7 +161,10 @@ CREATE TABLE seats.global_freeze (
     frozen_by       text NOT NULL DEFAULT session_user
 );
 
-CREATE INDEX subscription_cycle_end ON seats.subscription (cycle_end);
+-- The turnover takes due orgs in (cycle_end, org) order, a batch at a time:
+-- with the org in the key, each batch reads its own entries only (on
+-- cycle_end alone, every batch re-sorted all orgs due at the same instant).
+CREATE INDEX subscription_cycle_end ON seats.subscription (cycle_end, org);
 
 -- Alert thresholds changed from their defaults (seats.set_setting audits
 -- each change; seats.settings shows every setting with its default). Only

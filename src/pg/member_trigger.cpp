@@ -176,15 +176,7 @@ core::OrgDelta *collect_changes(const TriggerData *trigdata, const MemberColumns
   }
   flush_batch(&c);
   MemoryContextDelete(c.batch);
-
-  const long entries = hash_get_num_entries(c.sums);
-  if (entries == 0) return nullptr;
-  auto *deltas = static_cast<core::OrgDelta *>(palloc_extended(sizeof(core::OrgDelta) * entries, MCXT_ALLOC_HUGE));
-  HASH_SEQ_STATUS scan;
-  hash_seq_init(&scan, c.sums);
-  while (auto *entry = static_cast<OrgCount *>(hash_seq_search(&scan)))
-    if (entry->count != 0) deltas[(*orgs)++] = core::OrgDelta{std::string_view(entry->org), entry->count};
-  return deltas;
+  return deltas_of_counts(c.sums, +1, orgs);
 }
 
 void check_protocol(FunctionCallInfo fcinfo, const char *name) {
@@ -250,16 +242,8 @@ BROKER_SEATS_FUNCTION(member_truncate_trigger) {
   // nothing the caller or the table's owner defined runs here.
   HTAB *counts = pg::create_seat_counts(CurrentMemoryContext);
   pg::count_relation_seats(rel, cols, nullptr, counts);
-  const long orgs = hash_get_num_entries(counts);
-  if (orgs == 0) return PointerGetDatum(nullptr);
-  auto *changes = static_cast<core::SeatChange *>(palloc_extended(sizeof(core::SeatChange) * orgs, MCXT_ALLOC_HUGE));
-  size_t n = 0;
-  HASH_SEQ_STATUS scan;
-  hash_seq_init(&scan, counts);
-  while (auto *entry = static_cast<pg::OrgCount *>(hash_seq_search(&scan)))
-    changes[n++] = core::SeatChange{std::string_view(entry->org), static_cast<int>(-entry->count)};
-  auto *deltas = static_cast<core::OrgDelta *>(palloc_extended(sizeof(core::OrgDelta) * n, MCXT_ALLOC_HUGE));
-  const size_t freed = core::net_deltas(changes, n, deltas);
-  pg::record_seat_deltas(deltas, freed, nullptr);
+  size_t orgs = 0;
+  const core::OrgDelta *freed = pg::deltas_of_counts(counts, -1, &orgs);
+  pg::record_seat_deltas(freed, orgs, nullptr);
   return PointerGetDatum(nullptr);
 }

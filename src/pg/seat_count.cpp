@@ -84,6 +84,18 @@ void add_seats(HTAB *counts, std::string_view org, int64 seats, MemoryContext ke
   entry->count += seats;
 }
 
+core::OrgDelta *deltas_of_counts(HTAB *counts, int sign, std::size_t *n) {
+  *n = 0;
+  const long entries = hash_get_num_entries(counts);
+  if (entries == 0) return nullptr;
+  auto *deltas = static_cast<core::OrgDelta *>(palloc_extended(sizeof(core::OrgDelta) * entries, MCXT_ALLOC_HUGE));
+  HASH_SEQ_STATUS scan;
+  hash_seq_init(&scan, counts);
+  while (auto *entry = static_cast<OrgCount *>(hash_seq_search(&scan)))
+    if (entry->count != 0) deltas[(*n)++] = core::OrgDelta{std::string_view(entry->org), sign * entry->count};
+  return deltas;
+}
+
 HTAB *create_seat_counts(MemoryContext context) {
   HASHCTL ctl;
   memset(&ctl, 0, sizeof ctl);

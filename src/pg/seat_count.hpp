@@ -9,6 +9,7 @@
 
 #include <string_view>
 
+#include "core/seat_rules.hpp"
 #include "pg/member_columns.hpp"
 
 extern "C" {
@@ -32,6 +33,11 @@ HTAB *create_seat_counts(MemoryContext context);
 // Adds `seats` (may be negative) to `org`'s count; a new key is copied into
 // `keep`. `org` must be NUL-terminated (org_text's are).
 void add_seats(HTAB *counts, std::string_view org, int64 seats, MemoryContext keep);
+
+// The table's non-zero counts as seat deltas, each times `sign`, in no
+// particular order (record_seat_deltas orders them); `*n` of them, palloc'd.
+// The org views point into the table's keys.
+core::OrgDelta *deltas_of_counts(HTAB *counts, int sign, std::size_t *n);
 
 // Adds the seats each organization holds in `rel` alone (not its children)
 // to `counts`, read with the latest snapshot so that, under the org locks,

@@ -302,7 +302,7 @@ void capture_refusal(PendingError &pending, const char *org, const CounterRow &r
   raise_pending(pending);
 }
 
-bool try_lock_org(const char *org, int length);
+bool take_org_lock(const char *org, int length, bool wait);
 
 // Has a transaction that has not (visibly) committed updated or deleted
 // this row version? Its xmax names an updater (not only lockers, such as
@@ -315,8 +315,8 @@ bool pending_update(const CounterRow &row) {
   return TransactionIdIsValid(updater) && !TransactionIdDidAbort(updater);
 }
 
-// One org's net change, under its lock. Refusals are thrown as core errors
-// (the entry point's boundary raises them) once every relation is closed.
+// One org's net change, under its lock. SB001 is raised by refuse(); SB002
+// is thrown as a core error, which the entry point's boundary raises.
 //
 // When another transaction holds the org's lock, a write that asks for
 // seats does not wait for it if the latest committed counter already
@@ -332,7 +332,7 @@ void apply_seat_delta(const SubscriptionTable &t, Relation rel, std::string_view
   char *org = pnstrdup(org_view.data(), org_view.size());
   const Datum key = PointerGetDatum(cstring_to_text_with_len(org, static_cast<int>(org_view.size())));
   Relation index = index_open(t.org_index, RowExclusiveLock);
-  if (!try_lock_org(org, static_cast<int>(org_view.size()))) {
+  if (!take_org_lock(org, static_cast<int>(org_view.size()), false)) {
     if (delta > 0) {
       const CounterRow row = read_counter(rel, index, t, key);
       if (row.found && !pending_update(row)) {
@@ -365,45 +365,37 @@ void apply_seat_delta(const SubscriptionTable &t, Relation rel, std::string_view
   index_close(index, RowExclusiveLock);
 }
 
-// The org lock without waiting: true when this transaction holds it (or
-// every org) now, false when another transaction holds it.
-bool try_lock_org(const char *org, int length) {
+// The org lock, waiting for it or not: true when this transaction holds it
+// (or every org) afterwards, false only without waiting, when another
+// transaction holds it.
+bool take_org_lock(const char *org, int length, bool wait) {
   const Oid relid = subscription().relid;
+  // The coarse level first: RowExclusiveLock on seats.subscription (fast
+  // path), unless this transaction holds every org already.
   if (holds_all_orgs(relid)) return true;
+  // Past the limit, one lock for all: a transaction locking orgs one by one
+  // (onboarding thousands in one statement) stays within the lock table.
   if (org_locks_taken >= static_cast<std::size_t>(org_lock_limit())) {
-    if (!ConditionalLockRelationOid(relid, ExclusiveLock)) return false;
+    if (!wait) return ConditionalLockRelationOid(relid, ExclusiveLock);
+    LockRelationOid(relid, ExclusiveLock);
     return true;
   }
   LockRelationOid(relid, RowExclusiveLock);
   const LOCKTAG tag = org_lock_tag(org, length);
-  switch (LockAcquire(&tag, ExclusiveLock, false, true)) {
+  switch (LockAcquire(&tag, ExclusiveLock, false, !wait)) {
     case LOCKACQUIRE_NOT_AVAIL:
       return false;
     case LOCKACQUIRE_OK:
       ++org_locks_taken;
       return true;
-    default:
+    default:  // already held by this transaction
       return true;
   }
 }
 
 }  // namespace
 
-void lock_org(const char *org, int length) {
-  const Oid relid = subscription().relid;
-  // The coarse level first: RowExclusiveLock on seats.subscription (fast
-  // path), unless this transaction holds every org already.
-  if (holds_all_orgs(relid)) return;
-  // Past the limit, one lock for all: a transaction locking orgs one by one
-  // (onboarding thousands in one statement) stays within the lock table.
-  if (org_locks_taken >= static_cast<std::size_t>(org_lock_limit())) {
-    LockRelationOid(relid, ExclusiveLock);
-    return;
-  }
-  LockRelationOid(relid, RowExclusiveLock);
-  const LOCKTAG tag = org_lock_tag(org, length);
-  if (LockAcquire(&tag, ExclusiveLock, false, false) == LOCKACQUIRE_OK) ++org_locks_taken;
-}
+void lock_org(const char *org, int length) { (void)take_org_lock(org, length, true); }
 
 void reserve_org_locks(const core::OrgDelta *orgs, std::size_t count) {
   const Oid relid = subscription().relid;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages broker_seats needs to build and test, only
-# those missing, so a second run is quick and offline. Quiet: one line, the
+# Installs the Debian packages broker_seats needs to build and test, and
+# any more named as arguments (scripts/build-citus.sh), only those missing, so a second run is quick and offline. Quiet: one line, the
 # apt log in /tmp/broker_seats-apt.log; VERBOSE=1 shows apt's output.
 set -euo pipefail
 
@@ -17,6 +17,7 @@ packages=(
 # node-postgres comes from npm (test/clients/run.sh); node and npm from
 # Debian unless a node is already there (NodeSource's conflicts with them).
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
+packages+=("$@")
 
 missing=()
 for p in "${packages[@]}"; do

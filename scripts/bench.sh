@@ -31,8 +31,9 @@ cluster_start "${SETTINGS[@]}"
 A_DIR=$CLUSTER_DIR A_PORT=$PGPORT
 cluster_start "${SETTINGS[@]}" "shared_preload_libraries = 'broker_seats'" "broker_seats.database = 'bench_broker_seats'"
 B_DIR=$CLUSTER_DIR B_PORT=$PGPORT
+CITUS_DIRS=()
 stop_all() {
-  for d in "$A_DIR" "$B_DIR"; do
+  for d in "$A_DIR" "$B_DIR" "${CITUS_DIRS[@]}"; do
     as_pg "$PGBIN/pg_ctl" -D "$d/data" -m fast -w stop >/dev/null 2>&1 || true
     rm -rf "$d"
   done
@@ -241,6 +242,50 @@ for variant in broker_seats floor; do
 done
 echo "$BIG_TURNOVER" > "$tmp/big_turnover.size"
 
+# 8. Citus, when this PostgreSQL has it (scripts/build-citus.sh): a
+# coordinator and two workers on loopback; broker inserts through the
+# coordinator, 2 clients, into a random one of 1,000 orgs, broker_seats
+# (attached, docs/citus.md) against the same distributed table with no
+# enforcement, interleaved.
+[ -n "${CITUS_SRC:-}" ] && scripts/build-citus.sh
+if [ -f "$($PGBIN/pg_config --pkglibdir)/citus.so" ]; then
+  C_SETTINGS=("${SETTINGS[@]}" "max_connections = 100" "listen_addresses = '127.0.0.1'"
+              "shared_preload_libraries = 'citus,broker_seats'")
+  C_PORTS=()
+  for n in 0 1 2; do
+    cluster_start "${C_SETTINGS[@]}"
+    CITUS_DIRS+=("$CLUSTER_DIR"); C_PORTS+=("$PGPORT")
+    psql_at "$CLUSTER_DIR" "$PGPORT" postgres -c "CREATE EXTENSION citus" >/dev/null
+  done
+  C_DIR=${CITUS_DIRS[0]} C_PORT=${C_PORTS[0]}
+  psql_at "$C_DIR" "$C_PORT" postgres >/dev/null <<SQL
+SELECT citus_set_coordinator_host('127.0.0.1', ${C_PORTS[0]});
+SELECT citus_add_node('127.0.0.1', ${C_PORTS[1]});
+SELECT citus_add_node('127.0.0.1', ${C_PORTS[2]});
+CREATE EXTENSION broker_seats;
+CREATE TABLE crm_members (id bigserial, org_id text NOT NULL, role text NOT NULL,
+                          active boolean NOT NULL DEFAULT true, PRIMARY KEY (org_id, id));
+CREATE TABLE bare_members (LIKE crm_members INCLUDING ALL);
+SELECT create_distributed_table('crm_members', 'org_id');
+SELECT create_distributed_table('bare_members', 'org_id', colocate_with => 'crm_members');
+SELECT seats.distribute('crm_members');
+SELECT seats.attach('crm_members');
+SELECT seats.create_plan('bench', 10);
+SELECT count(seats.onboard('o' || g, 'bench', 1000000000)) FROM generate_series(1, 1000) g;
+SQL
+  for run in $(seq "$RUNS"); do
+    for v in bare broker_seats; do
+      script=$([ "$v" = bare ] && echo citus_insert_bare.sql || echo citus_insert.sql)
+      tps=$(cd "$tmp" && as_pg "$PGBENCH" -n -M prepared -h "$C_DIR" -p "$C_PORT" -U postgres -c 2 -j 2 \
+              -T "$DURATION" -f "pgbench/$script" postgres 2>&1 | awk '/^tps = /{print $3}')
+      [ -n "$tps" ] || { echo "pgbench failed: citus_insert $v"; exit 1; }
+      echo "citus_insert $v 2 $tps" | tee -a "$tmp/results"
+    done
+  done
+  psql_at "$C_DIR" "$C_PORT" postgres -Atc \
+    "SELECT count(*) FROM seats.revalidate() WHERE fixed" > "$tmp/citus.drift"
+fi
+
 # The report.
 python3 - "$tmp" "$out" "$RUNS" "$DURATION" "$TURNOVER_ORGS" "${QUICK:+quick}" <<'PY'
 import statistics, sys, subprocess, datetime, collections, re
@@ -367,6 +412,20 @@ for v, title in (('broker_seats', '`CALL seats.close_due_cycles`'), ('floor', 's
     ms, peak, _, wal = huge[('big_turnover', v)]
     L.append(f"| {title} | {ms:,.0f} | {big * 1000 / ms:,.0f} | {ms / bf:.2f} | {peak / 1024:.0f} MB | {wal / 1e6:,.0f} MB |")
 L.append('')
+
+# Citus.
+if get('citus_insert', 'bare', 2):
+    cb, cs = get('citus_insert', 'bare', 2), get('citus_insert', 'broker_seats', 2)
+    cdrift = open(f"{tmp}/citus.drift").read().strip()
+    L.append('## Citus: broker inserts through the coordinator\n')
+    L.append('A coordinator and two workers on this machine (docs/citus.md), 2 pgbench clients inserting active '
+             'brokers into a random one of 1,000 orgs through the coordinator: broker_seats (attached) against the '
+             f'same distributed table with no enforcement, interleaved. Afterwards `seats.revalidate()` fixed {cdrift} '
+             'counters.\n')
+    L.append('| variant | TPS | ratio to bare |')
+    L.append('|---|---:|---:|')
+    L.append(f"| bare (distributed, no enforcement) | {cb:,.0f} | 1.00× |")
+    L.append(f"| broker_seats | {cs:,.0f} | {cs / cb:.2f}× |\n")
 
 # Targets.
 def ok(b): return '✓' if b else '✗'

@@ -7,7 +7,9 @@ PGBIN=/usr/lib/postgresql/15/bin
 PGXS_DIR=$(dirname "$($PGBIN/pg_config --pgxs)")/..
 work=$(mktemp -d /tmp/broker_seats_tap.XXXXXX)
 trap '[ -n "${KEEP_TAP:-}" ] || rm -rf "$work"' EXIT
-cp -r test/t "$work/"
+# TAP_DIR=test/citus: the Citus suite (scripts/run-citus.sh), its tests in t/.
+tap_dir=${TAP_DIR:-test/t}
+cp -r "$tap_dir" "$work/"
 [ -d test/bench ] && cp -r test/bench "$work/"
 cp README.md "$work/"
 # 008 reads the exporter queries; 009 checks META.json against the control
@@ -16,7 +18,8 @@ cp META.json broker_seats.control Makefile "$work/"
 mkdir -p "$work/docs" "$work/src"
 cp -r docs/monitoring "$work/docs/"
 cp -r src/sql "$work/src/"
-tests=${*:-t/*.pl}
+if [ "$tap_dir" = test/t ]; then default_tests='t/*.pl'; else default_tests="$(basename "$tap_dir")/t/*.pl"; fi
+tests=${*:-$default_tests}
 # 009 runs `make install DESTDIR=...` in a copy of this checkout, built and
 # up to date (make -q all; it never builds), which the postgres user can
 # read wherever the checkout is. BROKER_SEATS_SRC= (empty) skips that.

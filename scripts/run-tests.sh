@@ -123,6 +123,16 @@ if grep -q '^Result: PASS' "$logs/tap.log"; then
 else
   record tap "$(grep -cE '^ok [0-9]+' "$logs/tap.log")" "$(grep -cE '^not ok' "$logs/tap.log" | sed 's/^0$/1/')"
 fi
+# 4. The Citus suite (a coordinator and two workers per test), or one
+# line saying why it is skipped.
+bash scripts/run-citus.sh 2>&1 | tee "$logs/citus.log"
+if grep -q '^citus: skipped' "$logs/citus.log"; then
+  summary+=("$(grep '^citus: skipped' "$logs/citus.log")")
+elif grep -q '^Result: PASS' "$logs/citus.log"; then
+  record citus "$(grep -cE '^ok [0-9]+' "$logs/citus.log")" 0
+else
+  record citus "$(grep -cE '^ok [0-9]+' "$logs/citus.log")" "$(grep -cE '^not ok' "$logs/citus.log" | sed 's/^0$/1/')"
+fi
 rm -rf "$logs"
 
 echo

@@ -19,6 +19,7 @@
 
 #include "core/seat_rules.hpp"
 #include "pg/boundary.hpp"
+#include "pg/citus_shards.hpp"
 #include "pg/member_columns.hpp"
 #include "pg/seat_count.hpp"
 #include "pg/seat_counter.hpp"
@@ -236,6 +237,14 @@ BROKER_SEATS_FUNCTION(member_truncate_trigger) {
                     errmsg("member_truncate_trigger: must be fired BEFORE TRUNCATE")));
   Relation rel = trigdata->tg_relation;
   if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE) return PointerGetDatum(nullptr);
+  // Under Citus the trigger fires on the coordinator's table, whose rows
+  // are on the workers (Citus installs no TRUNCATE trigger on shards, and
+  // truncates them after this one): once the command is done, each org is
+  // recounted on its worker (statement_deltas.hpp).
+  if (pg::is_citus_table(RelationGetRelid(rel))) {
+    pg::recount_after_truncate(RelationGetRelid(rel));
+    return PointerGetDatum(nullptr);
+  }
   const pg::MemberColumns &cols = pg::member_columns(trigdata);
 
   // The same recount as seats.revalidate, in C over the same column rules:

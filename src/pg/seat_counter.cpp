@@ -5,6 +5,7 @@
 #include "core/seat_rules.hpp"
 #include "pg/boundary.hpp"
 #include "pg/block_queue.hpp"
+#include "pg/citus_shards.hpp"
 #include "pg/module.hpp"
 #include "pg/seat_counter.hpp"
 
@@ -20,6 +21,7 @@ extern "C" {
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "common/hashfn.h"
+#include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "nodes/execnodes.h"
@@ -41,8 +43,9 @@ constexpr uint16 org_lock_class = 24231;  // field4 of the advisory lock tag
 constexpr uint16 chain_lock_class = 24232;  // an org's audit chain (seats._log_event)
 constexpr uint64 org_lock_seed = UINT64CONST(0x62726f6b65727365);
 
-// seats.subscription and what the counter path needs of it, resolved once
-// and forgotten on any relcache invalidation of the table.
+// seats.subscription (or, under Citus, one of its shards on this node) and
+// what the counter path needs of it, resolved once and forgotten on any
+// relcache invalidation of the table.
 struct SubscriptionTable {
   Oid relid;
   Oid org_index;  // the primary key on org
@@ -52,10 +55,16 @@ struct SubscriptionTable {
 };
 
 SubscriptionTable subscription_table = {InvalidOid, InvalidOid, 0, 0, 0, 0, 0, 0};
+// Its shards on this node that the counter path used (Citus), by relid.
+constexpr int kShardTables = 16;
+SubscriptionTable shard_tables[kShardTables];
+int shard_table_count = 0;
 bool table_callback_registered = false;
 
 void forget_table(Datum, Oid relid) {
   if (relid == InvalidOid || relid == subscription_table.relid) subscription_table.relid = InvalidOid;
+  for (int i = shard_table_count - 1; i >= 0; --i)
+    if (relid == InvalidOid || shard_tables[i].relid == relid) shard_tables[i] = shard_tables[--shard_table_count];
 }
 
 AttrNumber attribute(Relation rel, const char *name) {
@@ -64,14 +73,13 @@ AttrNumber attribute(Relation rel, const char *name) {
   return att;
 }
 
-const SubscriptionTable &subscription() {
-  if (subscription_table.relid != InvalidOid) return subscription_table;
+// The columns and primary key of `relid` (seats.subscription or a shard of
+// it: a shard's column numbers are its own).
+SubscriptionTable describe_subscription(Oid relid) {
   if (!table_callback_registered) {
     CacheRegisterRelcacheCallback(forget_table, 0);
     table_callback_registered = true;
   }
-  const Oid relid = get_relname_relid("subscription", get_namespace_oid("seats", false));
-  if (relid == InvalidOid) elog(ERROR, "seats.subscription does not exist");
   Relation rel = table_open(relid, AccessShareLock);
   SubscriptionTable t{relid,
                       RelationGetPrimaryKeyIndex(rel),
@@ -84,8 +92,31 @@ const SubscriptionTable &subscription() {
                       get_attnum(relid, "language")};
   table_close(rel, AccessShareLock);
   if (t.org_index == InvalidOid) elog(ERROR, "seats.subscription has no primary key");
-  subscription_table = t;
+  return t;
+}
+
+// seats.subscription itself: the relation the locks are named after, on
+// every node.
+const SubscriptionTable &subscription() {
+  if (subscription_table.relid != InvalidOid) return subscription_table;
+  const Oid relid = get_relname_relid("subscription", get_namespace_oid("seats", false));
+  if (relid == InvalidOid) elog(ERROR, "seats.subscription does not exist");
+  subscription_table = describe_subscription(relid);
   return subscription_table;
+}
+
+// The table holding the counter row of `org` on this node: seats.subscription,
+// or under Citus its shard for the org (0A000 when that is on another node).
+const SubscriptionTable &counter_table(const char *org, int length) {
+  const SubscriptionTable &logical = subscription();
+  if (!is_citus_table(logical.relid)) return logical;
+  const Oid shard = local_rows(logical.relid, org, length);
+  for (int i = 0; i < shard_table_count; ++i)
+    if (shard_tables[i].relid == shard) return shard_tables[i];
+  const SubscriptionTable t = describe_subscription(shard);
+  if (shard_table_count == kShardTables) shard_table_count = 0;
+  shard_tables[shard_table_count] = t;
+  return shard_tables[shard_table_count++];
 }
 
 // The counter row's current version, read with the latest snapshot: the
@@ -343,7 +374,7 @@ void apply_seat_delta(const SubscriptionTable &t, Relation rel, std::string_view
         }
       }
     }
-    lock_org(org, static_cast<int>(org_view.size()));
+    (void)take_org_lock(org, static_cast<int>(org_view.size()), true);
   }
   for (;;) {
     const CounterRow row = read_counter(rel, index, t, key);
@@ -395,7 +426,12 @@ bool take_org_lock(const char *org, int length, bool wait) {
 
 }  // namespace
 
-void lock_org(const char *org, int length) { (void)take_org_lock(org, length, true); }
+void lock_org(const char *org, int length) {
+  // Under Citus the lock means something only on the node that holds the
+  // org's rows, where its members' triggers take it: refuse elsewhere.
+  (void)counter_table(org, length);
+  (void)take_org_lock(org, length, true);
+}
 
 void reserve_org_locks(const core::OrgDelta *orgs, std::size_t count) {
   const Oid relid = subscription().relid;
@@ -419,14 +455,52 @@ Oid event_relid() {
   return relid;
 }
 
-bytea *chain_head(const char *org, int length) {
+namespace {
+
+// Under Citus, the global chain (org '') of a seats.event shard on another
+// node, read through Citus. Every writer of the global chain (plans,
+// attachments, global freezes, incidents) runs on the coordinator and
+// takes the chain lock there, so that lock serializes them.
+bytea *remote_global_chain_head(int64 *id) {
+  MemoryContext caller = CurrentMemoryContext;
+  if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+  const int rc = SPI_execute("SELECT e.id, e.hash FROM seats.event e WHERE e.org OPERATOR(pg_catalog.=) '' "
+                             "ORDER BY e.id DESC LIMIT 1",
+                             false, 1);
+  bytea *head = nullptr;
+  if (rc != SPI_OK_SELECT) elog(ERROR, "could not read the global audit chain");
+  if (SPI_processed == 1) {
+    bool isnull;
+    const Datum event_id = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+    if (id != nullptr) *id = isnull ? 0 : DatumGetInt64(event_id);
+    const Datum hash = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+    if (!isnull) {
+      MemoryContext spi = MemoryContextSwitchTo(caller);
+      head = DatumGetByteaPCopy(hash);
+      MemoryContextSwitchTo(spi);
+    }
+  }
+  SPI_finish();
+  return head;
+}
+
+}  // namespace
+
+bytea *chain_head(const char *org, int length, int64 *id) {
   // The chain's last event, read with the latest snapshot: under the chain
   // lock that is the true head even at REPEATABLE READ, whose transaction
   // snapshot may predate an event the block recorder committed since.
-  Relation rel = table_open(event_relid(), AccessShareLock);
+  if (id != nullptr) *id = 0;
+  Oid relid = local_rows_if_here(event_relid(), org, length);
+  if (relid == InvalidOid) {
+    if (length == 0) return remote_global_chain_head(id);
+    relid = local_rows(event_relid(), org, length);  // raises: not on this node
+  }
+  Relation rel = table_open(relid, AccessShareLock);
   const Oid index_oid = RelationGetPrimaryKeyIndex(rel);  // (org, id)
   if (index_oid == InvalidOid) elog(ERROR, "seats.event has no primary key");
   const AttrNumber hash_att = get_attnum(RelationGetRelid(rel), "hash");
+  const AttrNumber id_att = get_attnum(RelationGetRelid(rel), "id");
   Relation index = index_open(index_oid, AccessShareLock);
   TupleTableSlot *slot = table_slot_create(rel, nullptr);
   bytea *head = nullptr;
@@ -435,6 +509,8 @@ bytea *chain_head(const char *org, int length) {
     bool isnull;
     const Datum value = slot_getattr(slot, hash_att, &isnull);
     if (!isnull) head = DatumGetByteaPCopy(value);
+    const Datum event_id = slot_getattr(slot, id_att, &isnull);
+    if (id != nullptr && !isnull) *id = DatumGetInt64(event_id);
   }
   ExecDropSingleTupleTableSlot(slot);
   index_close(index, AccessShareLock);
@@ -488,7 +564,7 @@ void check_not_frozen(const char *org, int length) {
   // Under the org lock (which every freeze takes), the latest committed
   // versions are the truth: read with the latest snapshot, a REPEATABLE
   // READ transaction cannot miss a freeze committed after its snapshot.
-  const SubscriptionTable &t = subscription();
+  const SubscriptionTable t = counter_table(org, length);
   Relation rel = table_open(t.relid, AccessShareLock);
   Relation index = index_open(t.org_index, AccessShareLock);
   TupleTableSlot *slot = table_slot_create(rel, nullptr);
@@ -513,7 +589,7 @@ void check_not_frozen(const char *org, int length) {
   const Oid global = get_relname_relid("global_freeze", get_namespace_oid("seats", false));
   if (global != InvalidOid) {
     Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
-    Relation grel = table_open(global, AccessShareLock);
+    Relation grel = table_open(local_rows(global, nullptr, 0), AccessShareLock);
     TableScanDesc gscan = table_beginscan(grel, snapshot, 0, nullptr);
     TupleTableSlot *gslot = table_slot_create(grel, nullptr);
     if (table_scan_getnextslot(gscan, ForwardScanDirection, gslot))
@@ -533,6 +609,9 @@ void lock_chain(const char *org, int length) {
   // the limit (which every chain writer then waits for before it reads the
   // chain's last hash, so no chain can fork).
   const Oid relid = event_relid();
+  // Under Citus, only where the chain is (see lock_org); the global chain's
+  // writers all run on the coordinator (remote_global_chain_head).
+  if (length > 0) (void)local_rows(relid, org, length);
   if (holds_all_orgs(relid)) return;
   // A transaction that holds every org (or escalated its org locks) holds
   // every chain too, taken at once: escalating later, with chain locks
@@ -550,7 +629,6 @@ void lock_chain(const char *org, int length) {
 void apply_seat_deltas(const core::OrgDelta *deltas, std::size_t count, const BlockSource *source) {
   if (count == 0) return;
   reserve_org_locks(deltas, count);
-  const SubscriptionTable &t = subscription();
   // See what this command wrote so far (a writable CTE's UPDATE of
   // seats.subscription, a SQL function's last statement), so that the
   // counter row read is the one heap_update will find.
@@ -561,23 +639,38 @@ void apply_seat_deltas(const core::OrgDelta *deltas, std::size_t count, const Bl
   // building an executor for a one-column change on every statement.
   // seats.subscription's own triggers and CHECK constraints do not fire
   // for this column.
-  Relation rel = table_open(t.relid, RowExclusiveLock);
+  // One relation on a single node; under Citus each org's shard here (the
+  // orgs come sorted by key, not by shard: a shard is reopened when the
+  // next org is in another one).
+  Relation rel = nullptr;
   // Each org's tuples and keys in memory of its own, freed as it is done.
   MemoryContext per_org = AllocSetContextCreate(CurrentMemoryContext, "broker_seats counter", ALLOCSET_SMALL_SIZES);
   for (std::size_t i = 0; i < count; ++i) {
     if (deltas[i].delta == 0) continue;
+    // A copy: an invalidation while locking may evict the cached entry.
+    const SubscriptionTable t = counter_table(deltas[i].org.data(), static_cast<int>(deltas[i].org.size()));
+    if (rel == nullptr || RelationGetRelid(rel) != t.relid) {
+      if (rel != nullptr) table_close(rel, RowExclusiveLock);
+      rel = table_open(t.relid, RowExclusiveLock);
+    }
     MemoryContext caller = MemoryContextSwitchTo(per_org);
-    // A refusal leaves by a C++ exception; the transaction's abort closes
-    // `rel` and frees the context.
+    // A refusal leaves by ereport or a C++ exception; the transaction's
+    // abort closes `rel` and frees the context.
     apply_seat_delta(t, rel, deltas[i].org, deltas[i].delta, source);
     MemoryContextSwitchTo(caller);
     MemoryContextReset(per_org);
   }
   MemoryContextDelete(per_org);
-  table_close(rel, RowExclusiveLock);
+  if (rel != nullptr) table_close(rel, RowExclusiveLock);
   // The orgs of one run are distinct: one increment makes every counter
   // change visible to what follows (another statement's triggers, say).
   CommandCounterIncrement();
+}
+
+bool subscription_is_distributed() { return is_citus_table(subscription().relid); }
+
+bool org_is_here(const char *org, int length) {
+  return local_rows_if_here(subscription().relid, org, length) != InvalidOid;
 }
 
 void register_seat_counter_callbacks() { RegisterXactCallback(forget_org_locks, nullptr); }

@@ -45,9 +45,10 @@ void lock_chain(const char *org, int length);
 // who froze it, when and the incident.
 void check_not_frozen(const char *org, int length);
 
-// The hash of the chain's last event (NULL when it has none), read with the
-// latest snapshot; call it under the chain's lock.
-bytea *chain_head(const char *org, int length);
+// The hash of the chain's last event (NULL when it has none) and, when
+// `id` is given, its id (0 when none), read with the latest snapshot; call
+// it under the chain's lock.
+bytea *chain_head(const char *org, int length, int64 *id = nullptr);
 
 // Where the seats of a statement were asked for: recorded with a block.
 struct BlockSource {
@@ -61,6 +62,12 @@ struct BlockSource {
 // recorder first, when `source` is given), SB002 when a positive delta
 // names an org with no subscription.
 void apply_seat_deltas(const core::OrgDelta *deltas, std::size_t count, const BlockSource *source = nullptr);
+
+// Does Citus distribute seats.subscription in this database?
+bool subscription_is_distributed();
+
+// Is the org's seats.subscription shard on this node (always, on one node)?
+bool org_is_here(const char *org, int length);
 
 void register_seat_counter_callbacks();
 

@@ -11,6 +11,7 @@
 #include "pg/member_columns.hpp"
 #include "pg/block_queue.hpp"
 #include "pg/seat_count.hpp"
+#include "pg/citus_shards.hpp"
 #include "pg/seat_counter.hpp"
 
 extern "C" {
@@ -20,6 +21,7 @@ extern "C" {
 #include "catalog/pg_type.h"
 #include "utils/array.h"
 #include "utils/hsearch.h"
+#include "utils/lsyscache.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "pgtime.h"
@@ -241,6 +243,42 @@ BROKER_SEATS_FUNCTION(seats_chain_head) {
   PG_RETURN_BYTEA_P(head);
 }
 
+// seats._chain_head_id(org): the id of the chain's last event (latest
+// snapshot), or NULL. A new event takes an id above it (seats._log_event):
+// under Citus an org's events may come from the sequences of several nodes
+// (its shard moved), and the chain's order is its ids' order.
+BROKER_SEATS_FUNCTION(seats_chain_head_id) {
+  text *org = pg::required_text(fcinfo, 0, "org");
+  int64 id = 0;
+  (void)pg::chain_head(VARDATA_ANY(org), static_cast<int>(VARSIZE_ANY_EXHDR(org)), &id);
+  if (id == 0) PG_RETURN_NULL();
+  PG_RETURN_INT64(id);
+}
+
+// seats._distributed(): does Citus distribute seats.subscription here?
+BROKER_SEATS_FUNCTION(seats_distributed) { PG_RETURN_BOOL(pg::subscription_is_distributed()); }
+
+// seats._is_citus_table(tbl): does Citus distribute or replicate it?
+BROKER_SEATS_FUNCTION(seats_is_citus_table) {
+  if (PG_ARGISNULL(0)) ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("tbl must not be null")));
+  PG_RETURN_BOOL(pg::is_citus_table(PG_GETARG_OID(0)));
+}
+
+// seats._rows_of(tbl, org): the relation holding org's rows of tbl here.
+BROKER_SEATS_FUNCTION(seats_rows_of) {
+  if (PG_ARGISNULL(0)) ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("tbl must not be null")));
+  text *org = PG_ARGISNULL(1) ? nullptr : PG_GETARG_TEXT_PP(1);
+  PG_RETURN_OID(pg::local_rows(PG_GETARG_OID(0), org ? VARDATA_ANY(org) : nullptr,
+                               org ? static_cast<int>(VARSIZE_ANY_EXHDR(org)) : 0));
+}
+
+// seats._org_here(org): are the org's rows (its seats.subscription shard)
+// on this node? Always true on a single node.
+BROKER_SEATS_FUNCTION(seats_org_here) {
+  text *org = pg::required_text(fcinfo, 0, "org");
+  PG_RETURN_BOOL(pg::org_is_here(VARDATA_ANY(org), static_cast<int>(VARSIZE_ANY_EXHDR(org))));
+}
+
 // seats._lock_all_orgs(): the all-organizations lock (ExclusiveLock on
 // seats.subscription), for recounts over every subscription.
 BROKER_SEATS_FUNCTION(seats_lock_all_orgs) {
@@ -276,8 +314,12 @@ const char *required_name(FunctionCallInfo fcinfo, int arg, const char *what) {
   return NameStr(*PG_GETARG_NAME(arg));
 }
 
-// Arguments (rel, org_column, role_column, active_column, seat_roles) resolved.
-Relation open_member_table(FunctionCallInfo fcinfo, MemberColumns *cols) {
+// Arguments (rel, org_column, role_column, active_column, seat_roles)
+// resolved. Under Citus the relation read `to_count` is the member table's
+// shard of organization `org` on this node (0A000 on another node, or for
+// all organizations at once: its rows are spread over the workers).
+Relation open_member_table(FunctionCallInfo fcinfo, MemberColumns *cols, bool to_count = false,
+                           const text *org = nullptr) {
   if (PG_ARGISNULL(0))
     ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("member_table must not be null")));
   const char *org_column = required_name(fcinfo, 1, "org_column");
@@ -285,7 +327,16 @@ Relation open_member_table(FunctionCallInfo fcinfo, MemberColumns *cols) {
   const char *active_column = required_name(fcinfo, 3, "active_column");
   char **roles;
   const int role_count = seat_roles_of(fcinfo, 4, &roles);
-  Relation rel = table_open(PG_GETARG_OID(0), AccessShareLock);
+  Oid relid = PG_GETARG_OID(0);
+  if (to_count && is_citus_table(relid)) {
+    if (org == nullptr)
+      ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                      errmsg("cannot count the seats of every organization of %s at once", get_rel_name(relid)),
+                      errdetail("Citus distributes it: its rows are on the workers."),
+                      errhint("Count one organization at a time, on the worker that holds it.")));
+    relid = local_rows(relid, VARDATA_ANY(org), static_cast<int>(VARSIZE_ANY_EXHDR(org)));
+  }
+  Relation rel = table_open(relid, AccessShareLock);
   resolve_member_columns(rel, org_column, role_column, active_column, roles, role_count, CurrentMemoryContext, cols);
   return rel;
 }
@@ -310,8 +361,8 @@ BROKER_SEATS_FUNCTION(seats_check_member_columns) {
 // one org through an index on the org column.
 BROKER_SEATS_FUNCTION(seats_relation_seats) {
   pg::MemberColumns cols;
-  Relation rel = pg::open_member_table(fcinfo, &cols);
   text *org = PG_ARGISNULL(5) ? nullptr : PG_GETARG_TEXT_PP(5);
+  Relation rel = pg::open_member_table(fcinfo, &cols, true, org);
   const bool statement_snapshot = PG_NARGS() > 6 && !PG_ARGISNULL(6) && PG_GETARG_BOOL(6);
   const std::string_view org_view = org ? pg::view_of(org) : std::string_view();
   InitMaterializedSRF(fcinfo, 0);

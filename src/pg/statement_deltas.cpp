@@ -6,6 +6,9 @@
 #include "pg/seat_counter.hpp"
 
 extern "C" {
+#include "executor/spi.h"
+#include "catalog/pg_type_d.h"
+#include "nodes/parsenodes.h"
 #include "executor/executor.h"
 #include "tcop/utility.h"
 #include "utils/memutils.h"
@@ -147,8 +150,28 @@ void finish_hook(QueryDesc *query) {
   });
 }
 
+// The distributed member tables a TRUNCATE being run emptied (a handful).
+constexpr int kTruncated = 8;
+Oid truncated[kTruncated];
+int truncated_count = 0;
+
+void recount_truncated() {
+  while (truncated_count > 0) {
+    const Oid relid = truncated[--truncated_count];
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    Oid types[1] = {REGCLASSOID};
+    Datum values[1] = {ObjectIdGetDatum(relid)};
+    if (SPI_execute_with_args("SELECT seats._truncate_distributed($1)", 1, types, values, nullptr, false, 0) !=
+        SPI_OK_SELECT)
+      elog(ERROR, "could not give back the seats of the truncated table %u", relid);
+    SPI_finish();
+  }
+}
+
 void utility_hook(PlannedStmt *statement, const char *query, bool read_only_tree, ProcessUtilityContext context,
                   ParamListInfo params, QueryEnvironment *environment, DestReceiver *dest, QueryCompletion *qc) {
+  // A TRUNCATE left over by an aborted command is not this one's.
+  if (nesting == 0 && current_frame == nullptr) truncated_count = 0;
   Frame frame;
   open_frame(&frame, CurrentMemoryContext, nullptr);
   run_in_frame(&frame, [&] {
@@ -161,6 +184,7 @@ void utility_hook(PlannedStmt *statement, const char *query, bool read_only_tree
   // frame's context is a child of the memory current at the start, which
   // outlives the command either way (and is reset with it on error).
   if (frame.owns_context) MemoryContextDelete(frame.context);
+  if (truncated_count > 0 && IsA(statement->utilityStmt, TruncateStmt)) recount_truncated();
 }
 
 }  // namespace
@@ -188,6 +212,15 @@ void record_seat_deltas(const core::OrgDelta *deltas, std::size_t count, const B
   // all-organizations lock instead.
   if (current_frame == nullptr && nesting == 0) lock_all_orgs();
   apply_seat_deltas(sorted, count, source);
+}
+
+void recount_after_truncate(Oid relid) {
+  for (int i = 0; i < truncated_count; ++i)
+    if (truncated[i] == relid) return;
+  if (truncated_count == kTruncated)
+    ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+                    errmsg("cannot truncate more than %d distributed member tables in one command", kTruncated)));
+  truncated[truncated_count++] = relid;
 }
 
 void install_statement_hooks() {

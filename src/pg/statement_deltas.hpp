@@ -27,6 +27,12 @@ namespace broker_seats::pg {
 // `source` (may be null) says where a refused seat was asked for.
 void record_seat_deltas(const core::OrgDelta *deltas, std::size_t count, const BlockSource *source);
 
+// Under Citus: a TRUNCATE of the distributed member table `relid` fired our
+// trigger on the coordinator; once the command (and Citus's truncation of
+// the shards) is done, each organization with seats is recounted on its
+// worker (seats._truncate_distributed).
+void recount_after_truncate(Oid relid);
+
 void install_statement_hooks();
 
 }  // namespace broker_seats::pg

@@ -61,6 +61,10 @@ DROP FUNCTION seats._count_sql(text);
 DROP FUNCTION seats._member_count_sql(regclass, text, text, text, text[], boolean, text);
 DROP FUNCTION seats._recount(text, text);
 DROP FUNCTION seats._check_mapping(regclass, name, name, name);
+-- Under Citus these take the org known on its worker (89_sharding.sql).
+DROP FUNCTION seats._locked_change(bigint);
+DROP FUNCTION seats._apply_change(bigint, timestamptz);
+DROP FUNCTION seats._cancel_change(bigint, text);
 
 CREATE OR REPLACE FUNCTION seats._customer_text(kind text, lang text, used int, seat_limit int,
                                      pending_limit int, pending_on date) RETURNS text
@@ -98,6 +102,21 @@ CREATE OR REPLACE FUNCTION seats._check_not_frozen_now(org text) RETURNS void
 
 CREATE OR REPLACE FUNCTION seats._chain_head(org text) RETURNS bytea
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_chain_head';
+
+CREATE OR REPLACE FUNCTION seats._chain_head_id(org text) RETURNS bigint
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_chain_head_id';
+
+CREATE OR REPLACE FUNCTION seats._distributed() RETURNS boolean
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'seats_distributed';
+
+CREATE OR REPLACE FUNCTION seats._org_here(org text) RETURNS boolean
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'seats_org_here';
+
+CREATE OR REPLACE FUNCTION seats._is_citus_table(tbl regclass) RETURNS boolean
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'seats_is_citus_table';
+
+CREATE OR REPLACE FUNCTION seats._rows_of(tbl regclass, org text) RETURNS regclass
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'seats_rows_of';
 
 CREATE OR REPLACE FUNCTION seats._lock_all_orgs() RETURNS void
     LANGUAGE c AS 'MODULE_PATHNAME', 'seats_lock_all_orgs';
@@ -138,7 +157,10 @@ BEGIN
     -- The head with the latest snapshot: at REPEATABLE READ the transaction's
     -- own may not show an event committed since (the block recorder's).
     v_prev := seats._chain_head(coalesce(p_org, ''));
-    v_event.id := nextval('seats.event_id_seq');
+    -- Above the chain's last id: the chain's order is its ids' order, and
+    -- under Citus an org's events come from the sequence of whichever node
+    -- holds it (docs/citus.md); on one node nextval is already above it.
+    v_event.id := GREATEST(nextval('seats.event_id_seq'), seats._chain_head_id(coalesce(p_org, '')) + 1);
     v_event.org := coalesce(p_org, '');
     v_event.kind := p_kind;
     v_event.at := coalesce(p_at, now());
@@ -160,8 +182,11 @@ AS $$ SELECT coalesce((p_detail->>'blocks')::bigint, 1) $$;
 
 CREATE OR REPLACE FUNCTION seats._verify_audit(p_org text)
     RETURNS TABLE (org text, events bigint, ok boolean, first_bad_event bigint)
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
 AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
     WITH chain AS (
         SELECT e.org, e.id,
                e.prev_hash IS NOT DISTINCT FROM pg_catalog.lag(e.hash) OVER w
@@ -176,7 +201,8 @@ AS $$
            pg_catalog.min(c.id) FILTER (WHERE NOT c.sound)
       FROM chain c
      GROUP BY c.org
-     ORDER BY c.org COLLATE "C"
+     ORDER BY c.org COLLATE "C";
+END
 $$;
 
 CREATE OR REPLACE FUNCTION seats._check_audited(p_org text) RETURNS text
@@ -278,6 +304,11 @@ DECLARE
 BEGIN
     PERFORM seats._require(org, 'org'), seats._require(plan, 'plan'),
             seats._require(seat_limit, 'seat_limit'), seats._require(cycle_start, 'cycle_start');
+    IF org <> '' AND NOT seats._org_here(org) THEN
+        -- Citus: on the worker that holds the org (89_sharding.sql).
+        SELECT * INTO v_sub FROM seats._onboard_at(org, plan, seat_limit, cycle_start, time_zone);
+        RETURN v_sub;
+    END IF;
     IF org = '' THEN
         RAISE EXCEPTION 'org must not be empty' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -356,13 +387,26 @@ AS $$
     SELECT relid::regclass FROM tree
 $$;
 
+CREATE OR REPLACE FUNCTION seats._attachments() RETURNS SETOF seats.attachment
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY EXECUTE format('SELECT a.relid, a.org_column, a.role_column, a.active_column, a.active_kind, '
+                                'a.seat_roles, a.attached_at FROM %s a', seats._rows_of('seats.attachment', NULL));
+END
+$$;
+
+CREATE OR REPLACE VIEW seats.attached_relation AS
+    SELECT a.relid AS attachment, t.relation
+      FROM seats._attachments() a, seats._relation_tree(a.relid) AS t(relation);
+
 CREATE OR REPLACE FUNCTION seats._count_seats(p_org text DEFAULT NULL, p_statement_snapshot boolean DEFAULT false)
     RETURNS TABLE (org text, counted bigint)
     LANGUAGE sql STABLE SET jit = off
 AS $$
     SELECT c.org, pg_catalog.sum(c.counted)::bigint
       FROM seats.attached_relation ar
-      JOIN seats.attachment a ON a.relid OPERATOR(pg_catalog.=) ar.attachment,
+      JOIN seats._attachments() a ON a.relid OPERATOR(pg_catalog.=) ar.attachment,
            LATERAL seats._relation_seats(ar.relation, a.org_column, a.role_column, a.active_column,
                                          a.seat_roles, p_org, p_statement_snapshot) c
      GROUP BY c.org
@@ -374,7 +418,17 @@ CREATE OR REPLACE FUNCTION seats._recount(p_org text, p_reason text, p_refuse_ov
 AS $$
 DECLARE
     r record;
+    v_org text;
 BEGIN
+    -- Citus: each org on the worker that holds it, one at a time (its
+    -- members, counter and lock are there; docs/citus.md).
+    IF seats._distributed() AND (p_org IS NULL OR NOT seats._org_here(p_org)) THEN
+        FOR v_org IN SELECT s.org FROM seats.subscription s
+                      WHERE p_org IS NULL OR s.org OPERATOR(pg_catalog.=) p_org ORDER BY s.org COLLATE "C" LOOP
+            RETURN QUERY SELECT * FROM seats._recount_at(v_org, p_reason, p_refuse_over);
+        END LOOP;
+        RETURN;
+    END IF;
     -- Lock first, then count: the counts then include every seat committed
     -- before the locks. All orgs: one lock, not one per org.
     IF p_org IS NULL THEN
@@ -440,7 +494,7 @@ END
 $$;
 
 CREATE OR REPLACE FUNCTION seats._trigger_count(p_rel regclass) RETURNS int
-    LANGUAGE sql STABLE
+    LANGUAGE sql SET search_path = pg_catalog, pg_temp STABLE
 AS $$
     SELECT count(*)::int FROM seats.enforcement_trigger et WHERE et.relation OPERATOR(pg_catalog.=) p_rel
 $$;
@@ -458,7 +512,7 @@ BEGIN
     -- yet (triggers come in post-data), and restoring them must not collide.
     FOR r IN
         SELECT ar.relation, a AS att
-          FROM seats.attached_relation ar JOIN seats.attachment a ON a.relid = ar.attachment
+          FROM seats.attached_relation ar JOIN seats._attachments() a ON a.relid = ar.attachment
          WHERE seats._trigger_count(ar.relation) < 4
            AND seats._trigger_count(a.relid) = 4
     LOOP
@@ -560,7 +614,7 @@ BEGIN
                   HINT = 'Attach the application''s member tables, not tables of broker_seats or another extension.';
     END IF;
     IF EXISTS (SELECT 1 FROM seats._relation_ancestors(member_table) x
-                WHERE x IN (SELECT a.relid FROM seats.attachment a)) THEN
+                WHERE x IN (SELECT a.relid FROM seats._attachments() a)) THEN
         RAISE EXCEPTION 'member_table % inherits from an attached table', member_table
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'Its rows are already enforced through the attached parent.';
@@ -575,7 +629,7 @@ BEGIN
                   HINT = 'Attach the root of the tree: its partitions and children are enforced with it.';
     END IF;
     IF EXISTS (SELECT 1 FROM seats._relation_tree(member_table) x
-                WHERE x <> member_table AND x IN (SELECT a.relid FROM seats.attachment a)) THEN
+                WHERE x <> member_table AND x IN (SELECT a.relid FROM seats._attachments() a)) THEN
         RAISE EXCEPTION 'a partition or child of member_table % is attached on its own', member_table
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Detach it first (in the same transaction), then attach the parent: its rows would be counted twice.';
@@ -585,6 +639,16 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
+    -- Citus: a distributed member table needs the seats tables distributed
+    -- with it first, and Citus wants triggers on it allowed.
+    IF seats._is_citus_table(member_table) THEN
+        IF NOT seats._distributed() THEN
+            RAISE EXCEPTION 'member_table % is distributed by Citus, the seats tables are not', member_table
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = format('SELECT seats.distribute(%L) first (docs/citus.md).', member_table::text);
+        END IF;
+        PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
+    END IF;
     v_active_kind := seats._check_mapping(member_table, org_column, role_column, active_column, seat_roles);
     v_att := ROW(member_table, org_column, role_column, active_column,
                  v_active_kind, seat_roles, now())::seats.attachment;
@@ -637,7 +701,7 @@ AS $$
 $$;
 
 CREATE OR REPLACE FUNCTION seats._tampered_trigger() RETURNS TABLE (relation regclass, tgname name, problem text)
-    LANGUAGE sql STABLE
+    LANGUAGE sql SET search_path = pg_catalog, pg_temp STABLE
 AS $$
     SELECT et.relation, et.tgname,
            CASE WHEN a.relid IS NULL THEN 'is on a relation that is not attached'
@@ -648,7 +712,7 @@ AS $$
                 ELSE 'cannot depend on an extension' END
       FROM seats.enforcement_trigger et
       LEFT JOIN seats.attached_relation ar ON ar.relation OPERATOR(pg_catalog.=) et.relation
-      LEFT JOIN seats.attachment a ON a.relid OPERATOR(pg_catalog.=) ar.attachment
+      LEFT JOIN seats._attachments() a ON a.relid OPERATOR(pg_catalog.=) ar.attachment
      WHERE a.relid IS NULL OR et.tgenabled NOT IN ('O', 'A') OR NOT seats._enforcement_trigger_shape(et.oid)
         OR et.tgargs OPERATOR(pg_catalog.<>) seats._trigger_args(a)
         OR EXISTS (SELECT 1 FROM seats.enforcement_trigger o
@@ -669,7 +733,12 @@ DECLARE
     v_tree_changed boolean;
     r record;
 BEGIN
-    IF seats._internal_ddl() OR NOT EXISTS (SELECT 1 FROM seats.attachment) THEN
+    -- Apart: the attachments are not read during our own DDL (Citus
+    -- distributing seats.attachment itself, say).
+    IF seats._internal_ddl() THEN
+        RETURN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM seats._attachments()) THEN
         RETURN;
     END IF;
     -- An attached relation under a parent that is not attached: statements
@@ -695,7 +764,7 @@ BEGIN
     -- A seat column renamed, dropped or retyped to a type the trigger cannot
     -- read, or an enum label that is a seat role renamed, would silently
     -- change who holds a seat: refuse, and say how to change it.
-    FOR r IN SELECT a.* FROM seats.attachment a WHERE seats._trigger_count(a.relid) = 4 LOOP
+    FOR r IN SELECT a.* FROM seats._attachments() a WHERE seats._trigger_count(a.relid) = 4 LOOP
         BEGIN
             PERFORM seats._check_mapping(r.relid, r.org_column, r.role_column, r.active_column, r.seat_roles);
         EXCEPTION WHEN undefined_column OR datatype_mismatch OR invalid_parameter_value THEN
@@ -745,7 +814,12 @@ AS $$
 DECLARE
     v_rel regclass;
 BEGIN
-    IF seats._internal_ddl() OR NOT EXISTS (SELECT 1 FROM seats.attachment) THEN
+    -- Apart: the attachments are not read during our own DDL (Citus
+    -- distributing seats.attachment itself, say).
+    IF seats._internal_ddl() THEN
+        RETURN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM seats._attachments()) THEN
         RETURN;
     END IF;
     -- Enforcement triggers dropped while their table stays (DROP TRIGGER, or
@@ -878,8 +952,11 @@ END
 $$;
 
 CREATE OR REPLACE FUNCTION seats._insert_change(p_change seats.change) RETURNS seats.change
-    LANGUAGE sql
+    LANGUAGE plpgsql
 AS $$
+DECLARE
+    v_change seats.change;
+BEGIN
     INSERT INTO seats.change (org, kind, from_limit, to_limit, status, requested_at, requested_by, applied_at,
                               effective_at, request_key, plan, seat_price, currency, granularity,
                               units_remaining, units_in_cycle, cycle_start, cycle_end, amount, reverts,
@@ -890,7 +967,171 @@ AS $$
             p_change.granularity, p_change.units_remaining, p_change.units_in_cycle, p_change.cycle_start,
             p_change.cycle_end, p_change.amount, p_change.reverts, p_change.incident, p_change.reason,
             p_change.brokers_over_new_limit)
-    RETURNING *
+    RETURNING * INTO v_change;
+    RETURN v_change;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._quote_upgrade(p_org text, p_new_limit int, p_at timestamptz)
+    RETURNS TABLE (amount numeric, currency text, units_remaining int, units_in_cycle int)
+    LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    v_sub seats.subscription;
+    v_change seats.change;
+BEGIN
+    PERFORM seats._require(p_org, 'org');
+    IF NOT seats._org_here(p_org) THEN
+        -- Citus: on the worker that holds the org (89_sharding.sql).
+        RETURN QUERY SELECT * FROM seats._quote_upgrade_at(p_org, p_new_limit, p_at);
+        RETURN;
+    END IF;
+    v_sub := seats._subscription(p_org);
+    PERFORM seats._check_upgrade(v_sub, p_new_limit);
+    v_change := seats._price_upgrade(v_sub, p_new_limit, p_at);
+    amount := v_change.amount;
+    currency := v_change.currency;
+    units_remaining := v_change.units_remaining;
+    units_in_cycle := v_change.units_in_cycle;
+    RETURN NEXT;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._upgrade(p_org text, p_new_limit int, p_key text, p_at timestamptz)
+    RETURNS seats.change LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_sub seats.subscription;
+    v_change seats.change;
+BEGIN
+    IF NOT seats._org_here(seats._require(p_org, 'org')) THEN
+        -- Citus: on the worker that holds the org (89_sharding.sql).
+        SELECT * INTO v_change FROM seats._upgrade_at(p_org, p_new_limit, p_key, p_at);
+        RETURN v_change;
+    END IF;
+    v_change := seats._begin_change(p_org, p_new_limit, p_key, 'upgrade', p_at);
+    IF v_change.id IS NOT NULL THEN
+        RETURN v_change;
+    END IF;
+    v_sub := seats._subscription(p_org);
+    PERFORM seats._check_not_frozen(v_sub);
+    PERFORM seats._check_upgrade(v_sub, p_new_limit);
+    v_change := seats._price_upgrade(v_sub, p_new_limit, p_at);
+    v_change.status := 'applied';
+    v_change.requested_at := p_at;
+    v_change.applied_at := p_at;
+    v_change.effective_at := p_at;
+    v_change.request_key := p_key;
+    v_change := seats._insert_change(v_change);
+    PERFORM seats._apply_upgrade(v_change, p_at);
+    RETURN v_change;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._request_upgrade(p_org text, p_new_limit int, p_key text)
+    RETURNS seats.change LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_sub seats.subscription;
+    v_change seats.change;
+BEGIN
+    IF NOT seats._org_here(seats._require(p_org, 'org')) THEN
+        -- Citus: on the worker that holds the org (89_sharding.sql).
+        SELECT * INTO v_change FROM seats._request_upgrade_at(p_org, p_new_limit, p_key);
+        RETURN v_change;
+    END IF;
+    v_change := seats._begin_change(p_org, p_new_limit, p_key, 'upgrade');
+    IF v_change.id IS NOT NULL THEN
+        RETURN v_change;
+    END IF;
+    v_sub := seats._subscription(p_org);
+    PERFORM seats._check_not_frozen(v_sub);
+    PERFORM seats._check_upgrade(v_sub, p_new_limit);
+    v_change.org := p_org;
+    v_change.kind := 'upgrade';
+    v_change.from_limit := v_sub.seat_limit;
+    v_change.to_limit := p_new_limit;
+    v_change.status := 'requested';
+    v_change.requested_at := now();
+    v_change.request_key := p_key;
+    v_change := seats._insert_change(v_change);
+    PERFORM seats._log_event(p_org, 'upgrade_requested',
+                             jsonb_build_object('from_limit', v_sub.seat_limit, 'to_limit', p_new_limit),
+                             now(), v_change.id);
+    RETURN v_change;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._locked_change(p_id bigint, p_org text DEFAULT NULL) RETURNS seats.change
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_org text := p_org;
+    v_change seats.change;
+BEGIN
+    IF v_org IS NULL THEN
+        SELECT c.org INTO v_org FROM seats.change c WHERE c.id = p_id;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'unknown change %', p_id USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END IF;
+    PERFORM seats._lock_org(v_org);
+    SELECT c.* INTO v_change FROM seats.change c WHERE c.org = v_org AND c.id = p_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown change %', p_id USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN v_change;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._apply_change(p_id bigint, p_at timestamptz, p_org text DEFAULT NULL)
+    RETURNS seats.change LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_org text;
+    v_sub seats.subscription;
+    v_change seats.change;
+    v_priced seats.change;
+BEGIN
+    PERFORM seats._require(p_id, 'change_id'), seats._require(p_at, 'at');
+    v_org := seats._change_elsewhere(p_id, p_org);
+    IF v_org IS NOT NULL THEN  -- Citus: on the worker that holds the org
+        SELECT * INTO v_change FROM seats._apply_change_at(v_org, p_id, p_at);
+        RETURN v_change;
+    END IF;
+    v_change := seats._locked_change(p_id, p_org);
+    v_org := v_change.org;
+    IF v_change.kind <> 'upgrade' THEN
+        RAISE EXCEPTION 'change % is a %: only requested upgrades are applied by hand', p_id, v_change.kind
+            USING ERRCODE = 'SB004', HINT = 'Downgrades take effect at the cycle turnover.';
+    END IF;
+    IF v_change.status <> 'requested' THEN
+        RAISE EXCEPTION 'change % is %, not requested', p_id, v_change.status USING ERRCODE = 'SB004';
+    END IF;
+    v_sub := seats._subscription(v_org);
+    PERFORM seats._check_not_frozen(v_sub);
+    PERFORM seats._check_upgrade(v_sub, v_change.to_limit);
+    v_priced := seats._price_upgrade(v_sub, v_change.to_limit, p_at);
+    UPDATE seats.change c
+       SET status = 'applied', applied_at = p_at, effective_at = p_at, from_limit = v_priced.from_limit,
+           plan = v_priced.plan, seat_price = v_priced.seat_price, currency = v_priced.currency,
+           granularity = v_priced.granularity, units_remaining = v_priced.units_remaining,
+           units_in_cycle = v_priced.units_in_cycle, cycle_start = v_priced.cycle_start,
+           cycle_end = v_priced.cycle_end, amount = v_priced.amount
+     WHERE c.org = v_org AND c.id = p_id
+    RETURNING c.* INTO v_change;
+    PERFORM seats._apply_upgrade(v_change, p_at);
+    RETURN v_change;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._cycle_end_at(p_sub seats.subscription, p_at timestamptz) RETURNS timestamptz
+    LANGUAGE sql SET search_path = pg_catalog, pg_temp STABLE
+AS $$
+    SELECT seats._local_midnight(b.cycle_end, p_sub.time_zone)
+      FROM seats.plan p,
+           seats.cycle_bounds(p_sub.cycle_anchor, p.billing_period, (p_at AT TIME ZONE p_sub.time_zone)::date) b
+     WHERE p.code = p_sub.plan
 $$;
 
 CREATE OR REPLACE FUNCTION seats._schedule_downgrade(p_org text, p_new_limit int, p_key text)
@@ -901,6 +1142,11 @@ DECLARE
     v_change seats.change;
     v_superseded bigint;
 BEGIN
+    IF NOT seats._org_here(seats._require(p_org, 'org')) THEN
+        -- Citus: on the worker that holds the org (89_sharding.sql).
+        SELECT * INTO v_change FROM seats._schedule_downgrade_at(p_org, p_new_limit, p_key);
+        RETURN v_change;
+    END IF;
     v_change := seats._begin_change(p_org, p_new_limit, p_key, 'downgrade');
     IF v_change.id IS NOT NULL THEN
         RETURN v_change;
@@ -958,6 +1204,48 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION seats._cancel_change(p_id bigint, p_reason text, p_org text DEFAULT NULL)
+    RETURNS seats.change LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_org text;
+    v_change seats.change;
+BEGIN
+    PERFORM seats._require(p_id, 'change_id'), seats._require(p_reason, 'reason');
+    v_org := seats._change_elsewhere(p_id, p_org);
+    IF v_org IS NOT NULL THEN  -- Citus: on the worker that holds the org
+        SELECT * INTO v_change FROM seats._cancel_change_at(v_org, p_id, p_reason);
+        RETURN v_change;
+    END IF;
+    v_change := seats._locked_change(p_id, p_org);
+    v_org := v_change.org;
+    IF v_change.status NOT IN ('requested', 'scheduled', 'blocked', 'held') THEN
+        RAISE EXCEPTION 'change % is %, not pending', p_id, v_change.status
+            USING ERRCODE = 'SB004', HINT = 'Only requested upgrades and pending downgrades can be cancelled; '
+                                            'use seats.revert_change() for applied ones.';
+    END IF;
+    UPDATE seats.change c SET status = 'cancelled', reason = p_reason WHERE c.org = v_org AND c.id = p_id
+    RETURNING c.* INTO v_change;
+    PERFORM seats._log_event(v_org, 'change_cancelled',
+                             jsonb_build_object('kind', v_change.kind, 'to_limit', v_change.to_limit,
+                                                'reason', p_reason),
+                             now(), p_id);
+    RETURN v_change;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._due_orgs(p_as_of timestamptz, p_limit int, p_skip text[])
+    RETURNS SETOF text LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY
+    SELECT s.org FROM seats.subscription s
+     WHERE s.cycle_end <= p_as_of AND s.org <> ALL (p_skip)
+     ORDER BY s.cycle_end, s.org
+     LIMIT p_limit;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION seats._turn_over(p_orgs text[], p_as_of timestamptz) RETURNS int
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
@@ -965,28 +1253,43 @@ DECLARE
     v_frozen_all boolean;
     v_pass int;
     v_turned int := 0;
+    v_statement text;
 BEGIN
     PERFORM seats._lock_orgs(p_orgs);
     -- Their chains too (the events are written below, set-based), after the
     -- org locks as everywhere; and the global freeze read under them.
     PERFORM seats._lock_chains(p_orgs);
     v_frozen_all := EXISTS (SELECT 1 FROM seats.global_freeze);
-    LOOP
+    -- The tables by the relations that hold these orgs' rows here: the
+    -- tables themselves, or under Citus (one org at a time, on its worker)
+    -- their shards, so that the statement is a local one that Citus does
+    -- not plan (a writable CTE over distributed tables it cannot run inside
+    -- a delegated call).
+    IF seats._distributed() AND pg_catalog.cardinality(p_orgs) <> 1 THEN
+        RAISE EXCEPTION 'under Citus the turnover takes one organization at a time' USING ERRCODE = 'feature_not_supported';
+    END IF;
+    v_statement := format($turnover$
         WITH due AS (
-            SELECT s.org, s.cycle_start, s.cycle_end, s.seats_used, s.seat_limit, s.frozen OR v_frozen_all AS frozen,
+            SELECT s.org, s.cycle_start, s.cycle_end, s.seats_used, s.seat_limit, s.frozen OR $3 AS frozen,
                    seats._local_midnight(b.cycle_end, s.time_zone) AS next_end,
-                   c.id AS change_id, c.from_limit, c.to_limit
-              FROM seats.subscription s
-              JOIN seats.plan p ON p.code = s.plan
+                   c.id AS change_id, c.from_limit, c.to_limit, h.id AS head_id, h.hash AS head_hash
+              FROM %1$s s
+              JOIN %2$s p ON p.code = s.plan
               -- The cycle that starts at the boundary being crossed.
               CROSS JOIN LATERAL seats.cycle_bounds(s.cycle_anchor, p.billing_period,
                                                     (s.cycle_end AT TIME ZONE s.time_zone)::date) b
               LEFT JOIN LATERAL (
-                    SELECT c.id, c.from_limit, c.to_limit FROM seats.change c
+                    SELECT c.id, c.from_limit, c.to_limit FROM %3$s c
                      WHERE c.org = s.org AND c.kind = 'downgrade' AND c.status IN ('scheduled', 'blocked', 'held')
                        AND c.effective_at <= s.cycle_end
                      ORDER BY c.id DESC LIMIT 1) c ON true
-             WHERE s.org = ANY (p_orgs) AND s.cycle_end <= p_as_of),
+              -- The audit chain's last event, for the downgrade's event (ids
+              -- above it: see seats._log_event).
+              LEFT JOIN LATERAL (
+                    SELECT e.id, e.hash FROM %4$s e
+                     WHERE e.org = s.org AND c.id IS NOT NULL
+                     ORDER BY e.id DESC LIMIT 1) h ON true
+             WHERE s.org = ANY ($1) AND s.cycle_end <= $2),
         decided AS (
             SELECT d.*, CASE WHEN d.change_id IS NULL THEN NULL
                              WHEN d.frozen THEN 'held'
@@ -994,34 +1297,39 @@ BEGIN
                              ELSE 'blocked' END AS outcome
               FROM due d),
         changes AS (
-            UPDATE seats.change c
+            UPDATE %3$s c
                SET status = d.outcome,
                    applied_at = CASE WHEN d.outcome = 'applied' THEN d.cycle_end END,
                    effective_at = CASE WHEN d.outcome = 'applied' THEN d.cycle_end ELSE d.next_end END,
                    from_limit = d.seat_limit
-              FROM decided d WHERE c.id = d.change_id),
+              FROM decided d WHERE c.org = d.org AND c.id = d.change_id),
         numbered AS (
-            SELECT d.*, nextval('seats.event_id_seq') AS event_id,
-                   (SELECT e.hash FROM seats.event e WHERE e.org = d.org ORDER BY e.id DESC LIMIT 1) AS prev_hash,
+            SELECT d.*, GREATEST(nextval('seats.event_id_seq'), d.head_id + 1) AS event_id, d.head_hash AS prev_hash,
                    jsonb_build_object('from_limit', d.from_limit, 'to_limit', d.to_limit, 'seats_used', d.seats_used,
                                       'cycle_end', d.cycle_end,
                                       'next_attempt', CASE WHEN d.outcome = 'applied' THEN NULL ELSE d.next_end END)
                        AS detail
               FROM decided d WHERE d.outcome IS NOT NULL),
         events AS (
-            INSERT INTO seats.event (id, org, kind, at, actor, change_id, detail, prev_hash, hash)
+            INSERT INTO %4$s (id, org, kind, at, actor, change_id, detail, prev_hash, hash)
             SELECT n.event_id, n.org, 'downgrade_' || n.outcome, n.cycle_end, session_user, n.change_id, n.detail,
                    n.prev_hash,
                    seats._event_hash(n.prev_hash, n.event_id, n.org, 'downgrade_' || n.outcome, n.cycle_end,
                                      session_user, n.change_id, n.detail)
               FROM numbered n),
         turnovers AS (
-            INSERT INTO seats.turnover (org, cycle_start, cycle_end, as_of, downgrade, outcome)
-            SELECT d.org, d.cycle_start, d.cycle_end, p_as_of, d.change_id, d.outcome FROM decided d)
-        UPDATE seats.subscription s
+            INSERT INTO %5$s (org, cycle_start, cycle_end, as_of, downgrade, outcome)
+            SELECT d.org, d.cycle_start, d.cycle_end, $2, d.change_id, d.outcome FROM decided d)
+        UPDATE %1$s s
            SET cycle_start = d.cycle_end, cycle_end = d.next_end, updated_at = now(),
                seat_limit = CASE WHEN d.outcome = 'applied' THEN d.to_limit ELSE s.seat_limit END
-          FROM decided d WHERE s.org = d.org;
+          FROM decided d WHERE s.org = d.org
+        $turnover$,
+        seats._rows_of('seats.subscription', p_orgs[1]), seats._rows_of('seats.plan', NULL),
+        seats._rows_of('seats.change', p_orgs[1]), seats._rows_of('seats.event', p_orgs[1]),
+        seats._rows_of('seats.turnover', p_orgs[1]));
+    LOOP
+        EXECUTE v_statement USING p_orgs, p_as_of, v_frozen_all;
         GET DIAGNOSTICS v_pass = ROW_COUNT;
         EXIT WHEN v_pass = 0;
         v_turned := v_turned + v_pass;
@@ -1031,16 +1339,25 @@ END
 $$;
 
 CREATE OR REPLACE FUNCTION seats._turnover_failed(p_org text, p_as_of timestamptz, p_sqlstate text, p_message text)
-    RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT seats._log_event(p_org, 'turnover_failed',
-                            jsonb_build_object('sqlstate', p_sqlstate, 'message', p_message, 'as_of', p_as_of),
-                            p_as_of);
+DECLARE
+    v_cycle_end timestamptz;
+BEGIN
+    PERFORM seats._log_event(p_org, 'turnover_failed',
+                             jsonb_build_object('sqlstate', p_sqlstate, 'message', p_message, 'as_of', p_as_of),
+                             p_as_of);
     -- NOTIFY seats_alerts once per failed cycle (sent when the batch commits).
-    SELECT seats._announce('turnover_failed', p_org, pg_catalog.to_char(s.cycle_end AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-                           jsonb_build_object('severity', 'critical', 'at', p_as_of, 'cycle_end', s.cycle_end,
-                                              'sqlstate', p_sqlstate, 'message', p_message))
-      FROM seats.subscription s WHERE s.org = p_org;
+    -- (The cycle read first: under Citus, announcing writes a reference
+    -- table, which cannot happen inside a query of a shard.)
+    SELECT s.cycle_end INTO v_cycle_end FROM seats.subscription s WHERE s.org = p_org;
+    IF FOUND THEN
+        PERFORM seats._announce('turnover_failed', p_org,
+                                pg_catalog.to_char(v_cycle_end AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+                                jsonb_build_object('severity', 'critical', 'at', p_as_of, 'cycle_end', v_cycle_end,
+                                                   'sqlstate', p_sqlstate, 'message', p_message));
+    END IF;
+END
 $$;
 
 CREATE OR REPLACE FUNCTION seats._check_turnover_args(p_as_of timestamptz, p_batch_size int) RETURNS void
@@ -1072,6 +1389,56 @@ BEGIN
                         current_setting('transaction_isolation')
             USING ERRCODE = 'active_sql_transaction';
     END IF;
+END
+$$;
+
+CREATE OR REPLACE PROCEDURE seats.close_due_cycles(as_of timestamptz DEFAULT now(), batch_size int DEFAULT 1000)
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_org text;
+    v_batch text[];
+    v_failed text[] := '{}';
+    v_state text;
+    v_message text;
+BEGIN
+    PERFORM seats._check_turnover_args(as_of, batch_size);
+    LOOP
+        v_batch := ARRAY(SELECT o FROM seats._due_orgs(as_of, batch_size, v_failed) o);
+        EXIT WHEN pg_catalog.cardinality(v_batch) = 0;
+        IF seats._distributed() THEN
+            -- Citus: org by org, each on the worker that holds it (its
+            -- lock, counter and chain are there); a failure is the org's.
+            FOREACH v_org IN ARRAY v_batch LOOP
+                BEGIN
+                    PERFORM * FROM seats._turn_over_at(v_org, as_of);
+                EXCEPTION WHEN OTHERS THEN
+                    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT;
+                    PERFORM * FROM seats._turnover_failed(v_org, as_of, v_state, v_message);
+                    v_failed := pg_catalog.array_append(v_failed, v_org);
+                END;
+            END LOOP;
+            COMMIT;
+            CONTINUE;
+        END IF;
+        BEGIN
+            -- The whole batch at once: one subtransaction, set-based.
+            PERFORM seats._turn_over(v_batch, as_of);
+        EXCEPTION WHEN OTHERS THEN
+            -- Something in the batch failed: redo it org by org, so that each
+            -- failure is recorded and does not stop the others.
+            FOREACH v_org IN ARRAY v_batch LOOP
+                BEGIN
+                    PERFORM seats._turn_over(ARRAY[v_org], as_of);
+                EXCEPTION WHEN OTHERS THEN
+                    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT;
+                    PERFORM seats._turnover_failed(v_org, as_of, v_state, v_message);
+                    v_failed := pg_catalog.array_append(v_failed, v_org);
+                END;
+            END LOOP;
+        END;
+        COMMIT;
+    END LOOP;
 END
 $$;
 
@@ -1134,8 +1501,11 @@ CREATE OR REPLACE VIEW seats.usage AS
 CREATE OR REPLACE FUNCTION seats._daily_kpis(p_day date)
     RETURNS TABLE (day date, blocks bigint, upgrades_applied bigint, downgrades_scheduled bigint,
                    mean_block_resolution interval)
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
 AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
     WITH bounds AS (
         SELECT seats._require(p_day, 'day')::timestamp::timestamptz AS day_start,
                (p_day + 1)::timestamp::timestamptz AS day_end)
@@ -1149,7 +1519,8 @@ AS $$
              WHERE c.kind = 'downgrade' AND c.requested_at >= b.day_start AND c.requested_at < b.day_end),
            (SELECT pg_catalog.make_interval(secs => pg_catalog.avg((e.detail->>'resolution_seconds')::numeric)::double precision)
               FROM seats.event e, bounds b
-             WHERE e.kind = 'block_episode_closed' AND e.at >= b.day_start AND e.at < b.day_end)
+             WHERE e.kind = 'block_episode_closed' AND e.at >= b.day_start AND e.at < b.day_end);
+END
 $$;
 
 CREATE OR REPLACE FUNCTION seats.daily_kpis(day date DEFAULT current_date)
@@ -1290,6 +1661,11 @@ DECLARE
     v_sub seats.subscription;
     v_lang text;
 BEGIN
+    IF NOT seats._org_here(seats._require(p_org, 'org')) THEN
+        -- Citus: on the worker that holds the org (89_sharding.sql).
+        SELECT * INTO v_sub FROM seats._set_customer_language_at(p_org, p_lang);
+        RETURN v_sub;
+    END IF;
     PERFORM seats._require(p_org, 'org');
     v_lang := seats._language(p_lang);  -- the canonical name, or 22023
     PERFORM seats._lock_org(p_org);
@@ -1340,7 +1716,7 @@ CREATE OR REPLACE VIEW seats.settings AS
       LEFT JOIN seats.setting s ON s.name = d.name;
 
 CREATE OR REPLACE FUNCTION seats._setting_value(p_name text) RETURNS text
-    LANGUAGE sql STABLE
+    LANGUAGE sql SET search_path = pg_catalog, pg_temp STABLE
 AS $$ SELECT v.value FROM seats.settings v WHERE v.name = p_name $$;
 
 CREATE OR REPLACE FUNCTION seats._set_setting(p_name text, p_value text)
@@ -1414,34 +1790,45 @@ AS $$ SELECT seats._business_time_between(now(), now(), 'UTC') $$;
 
 CREATE OR REPLACE FUNCTION seats._block_spikes(p_as_of timestamptz, p_orgs text[] DEFAULT NULL, p_all boolean DEFAULT true)
     RETURNS TABLE (org text, blocks bigint, baseline_median numeric, spike boolean)
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
 AS $$
-    WITH cfg AS (
-        SELECT pg_catalog.date_trunc('day', seats._require(p_as_of, 'as_of')) AS day_start,
-               seats._setting_value('block_spike_baseline_days')::int AS days,
-               seats._setting_value('block_spike_factor')::numeric AS factor,
-               seats._setting_value('block_spike_min_blocks')::int AS min_blocks),
-    blocked AS (
-        SELECT k.org, pg_catalog.date_trunc('day', e.at) AS day, pg_catalog.sum(seats._blocks_of(e.detail)) AS n
-          FROM seats.event e, cfg,
-               LATERAL (VALUES (e.org), (NULL)) k(org)
-         WHERE e.kind = 'seat_blocked'
-           AND e.at >= cfg.day_start - cfg.days * interval '1 day' AND e.at <= p_as_of
-           AND (p_all OR e.org = ANY (p_orgs))
-           AND CASE WHEN k.org IS NULL THEN p_all ELSE p_orgs IS NULL OR k.org = ANY (p_orgs) END
-         GROUP BY 1, 2),
+#variable_conflict use_column
+DECLARE
+    v_day_start timestamptz := pg_catalog.date_trunc('day', seats._require(p_as_of, 'as_of'));
+    v_days int := seats._setting_value('block_spike_baseline_days')::int;
+    v_factor numeric := seats._setting_value('block_spike_factor')::numeric;
+    v_min_blocks int := seats._setting_value('block_spike_min_blocks')::int;
+    v_orgs text[];
+    v_day timestamptz[];
+    v_n numeric[];
+BEGIN
+    -- The blocks per org (and in all, org NULL) and day, read apart: under
+    -- Citus one aggregate over the distributed audit trail.
+    SELECT pg_catalog.array_agg(b.org), pg_catalog.array_agg(b.day), pg_catalog.array_agg(b.n)
+      INTO v_orgs, v_day, v_n
+      FROM (SELECT k.org, pg_catalog.date_trunc('day', e.at) AS day, pg_catalog.sum(seats._blocks_of(e.detail)) AS n
+              FROM seats.event e, LATERAL (VALUES (e.org), (NULL)) k(org)
+             WHERE e.kind = 'seat_blocked'
+               AND e.at >= v_day_start - v_days * interval '1 day' AND e.at <= p_as_of
+               AND (p_all OR e.org = ANY (p_orgs))
+               AND CASE WHEN k.org IS NULL THEN p_all ELSE p_orgs IS NULL OR k.org = ANY (p_orgs) END
+             GROUP BY 1, 2) b;
+    RETURN QUERY
+    WITH blocked AS (
+        SELECT u.org, u.day, u.n
+          FROM ROWS FROM (pg_catalog.unnest(v_orgs), pg_catalog.unnest(v_day), pg_catalog.unnest(v_n)) AS u(org, day, n)),
     today AS (
-        SELECT b.org, b.n FROM blocked b, cfg WHERE b.day = cfg.day_start),
+        SELECT b.org, b.n FROM blocked b WHERE b.day = v_day_start),
     judged AS (
         SELECT t.org, t.n,
                (SELECT pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY coalesce(b.n, 0))
-                  FROM pg_catalog.generate_series(1, cfg.days) g(k)
+                  FROM pg_catalog.generate_series(1, v_days) g(k)
                   LEFT JOIN blocked b ON b.org IS NOT DISTINCT FROM t.org
-                                     AND b.day = cfg.day_start - g.k * interval '1 day')::numeric AS median,
-               cfg.factor, cfg.min_blocks
-          FROM today t, cfg)
-    SELECT j.org, j.n::bigint, j.median, j.n >= j.min_blocks AND j.n > j.factor * j.median
-      FROM judged j
+                                     AND b.day = v_day_start - g.k * interval '1 day')::numeric AS median
+          FROM today t)
+    SELECT j.org, j.n::bigint, j.median, j.n >= v_min_blocks AND j.n > v_factor * j.median
+      FROM judged j;
+END
 $$;
 
 CREATE OR REPLACE FUNCTION seats._recording_alerts()
@@ -1471,10 +1858,52 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION seats._counter_drift(p_org text)
+    RETURNS TABLE (kind text, org text, severity text, detail text)
+    LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    v_counted bigint;
+BEGIN
+    IF p_org IS NOT NULL THEN
+        -- Counted apart (under Citus, on the org's worker: the count reads
+        -- the attachments, which must not run inside a query of a shard).
+        SELECT coalesce(pg_catalog.sum(c.counted), 0) INTO v_counted FROM seats._count_seats(p_org, true) c;
+        RETURN QUERY
+        SELECT 'counter_drift', s.org, 'critical',
+               format('seats_used says %s, the attached tables hold %s active brokers. '
+                      'Recount and fix (audited): SELECT * FROM seats.revalidate(%L);',
+                      s.seats_used, v_counted, s.org)
+          FROM seats.subscription s
+         WHERE s.org = p_org AND v_counted <> s.seats_used;
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT 'counter_drift', s.org, 'critical',
+           format('seats_used says %s, the attached tables hold %s active brokers. '
+                  'Recount and fix (audited): SELECT * FROM seats.revalidate(%L);',
+                  s.seats_used, coalesce(c.counted, 0), s.org)
+      FROM seats.subscription s
+      LEFT JOIN seats._count_seats(NULL, true) c ON c.org = s.org
+     WHERE coalesce(c.counted, 0) <> s.seats_used
+     ORDER BY s.org COLLATE "C";
+END
+$$;
+
 CREATE OR REPLACE FUNCTION seats._alerts(p_as_of timestamptz)
     RETURNS TABLE (kind text, org text, severity text, detail text)
     LANGUAGE plpgsql
 AS $$
+DECLARE
+    -- The thresholds, read once: under Citus the queries below run on the
+    -- workers, where a function reading the settings inside them would be
+    -- a distributed query nested in a shard's.
+    v_grace text := seats._setting_value('turnover_grace');
+    v_sla text := seats._setting_value('upgrade_sla');
+    v_open time := seats._setting_value('business_hours_open')::time;
+    v_close time := seats._setting_value('business_hours_close')::time;
+    v_days text := seats._setting_value('business_days');
+    v_org text;
 BEGIN
     PERFORM seats._require(p_as_of, 'as_of');
     IF NOT isfinite(p_as_of) THEN
@@ -1520,22 +1949,21 @@ BEGIN
     SELECT 'turnover_overdue', s.org, 'critical',
            format('The cycle ended %s, %s before %s, and has not been turned over (grace %s). '
                   'Check the pg_cron job, then CALL seats.close_due_cycles();',
-                  s.cycle_end, date_trunc('second', p_as_of - s.cycle_end), p_as_of, seats._setting_value('turnover_grace'))
+                  s.cycle_end, date_trunc('second', p_as_of - s.cycle_end), p_as_of, v_grace)
       FROM seats.subscription s
-     WHERE s.cycle_end + seats._setting_value('turnover_grace')::interval <= p_as_of
+     WHERE s.cycle_end + v_grace::interval <= p_as_of
      ORDER BY s.org COLLATE "C";
 
     -- The counters against the attached tables, in one snapshot: a member
     -- change and its counter commit together, so any difference is drift.
-    RETURN QUERY
-    SELECT 'counter_drift', s.org, 'critical',
-           format('seats_used says %s, the attached tables hold %s active brokers. '
-                  'Recount and fix (audited): SELECT * FROM seats.revalidate(%L);',
-                  s.seats_used, coalesce(c.counted, 0), s.org)
-      FROM seats.subscription s
-      LEFT JOIN seats._count_seats(NULL, true) c ON c.org = s.org
-     WHERE coalesce(c.counted, 0) <> s.seats_used
-     ORDER BY s.org COLLATE "C";
+    IF seats._distributed() THEN
+        -- Citus: org by org, each counted on its worker.
+        FOR v_org IN SELECT s.org FROM seats.subscription s ORDER BY s.org COLLATE "C" LOOP
+            RETURN QUERY SELECT * FROM seats._counter_drift_at(v_org);
+        END LOOP;
+    ELSE
+        RETURN QUERY SELECT * FROM seats._counter_drift(NULL);
+    END IF;
 
     RETURN QUERY
     SELECT 'over_limit', s.org, 'warning',
@@ -1555,8 +1983,9 @@ BEGIN
                   w.sla, c.id)
       FROM seats.change c
       JOIN seats.subscription s ON s.org = c.org
-      CROSS JOIN LATERAL (SELECT seats._business_time_between(c.requested_at, p_as_of, s.time_zone) AS waited,
-                                 seats._setting_value('upgrade_sla') AS sla) w
+      CROSS JOIN LATERAL (SELECT seats._business_time(c.requested_at AT TIME ZONE s.time_zone,
+                                                      p_as_of AT TIME ZONE s.time_zone, v_open, v_close, v_days) AS waited,
+                                 v_sla AS sla) w
      WHERE c.kind = 'upgrade' AND c.status = 'requested' AND c.requested_at <= p_as_of
        AND w.waited > w.sla::interval
      ORDER BY c.id;
@@ -1574,6 +2003,13 @@ CREATE OR REPLACE FUNCTION seats._announce(p_kind text, p_org text, p_key text, 
     LANGUAGE plpgsql
 AS $$
 BEGIN
+    -- Under Citus, announced from the coordinator only, where the clients
+    -- that LISTEN are connected (a worker's NOTIFY reaches no one of them,
+    -- and seats.alert_sent is a reference table that a worker's function
+    -- cannot write): seats.alerts() still reports every alert.
+    IF seats._distributed() AND NOT seats._on_coordinator() THEN
+        RETURN false;
+    END IF;
     INSERT INTO seats.alert_sent (kind, org, key) VALUES (p_kind, coalesce(p_org, ''), p_key)
         ON CONFLICT DO NOTHING;
     IF NOT FOUND THEN
@@ -1616,6 +2052,8 @@ CREATE OR REPLACE FUNCTION seats._daily_checklist(p_day date)
     LANGUAGE plpgsql
 AS $$
 DECLARE
+    -- Read once, outside the queries (under Citus they run on the workers).
+    v_notice text := seats._setting_value('downgrade_notice');
     v_start timestamptz := seats._require(p_day, 'day')::timestamp::timestamptz;
     v_end timestamptz := (p_day + 1)::timestamp::timestamptz;
     v_as_of timestamptz := CASE WHEN now() >= v_start AND now() < v_end THEN now()
@@ -1698,12 +2136,12 @@ BEGIN
       FROM seats.change c
       JOIN seats.subscription s ON s.org = c.org
      WHERE c.kind = 'downgrade' AND c.status IN ('scheduled', 'blocked', 'held')
-       AND c.effective_at < v_end + seats._setting_value('downgrade_notice')::interval;
+       AND c.effective_at < v_end + v_notice::interval;
     item := 'downgrades_turning_soon';
     status := CASE WHEN v_rec.failing = 0 THEN 'ok' ELSE 'attention' END;
     detail := CASE WHEN v_rec.n = 0
-                   THEN format('No downgrade takes effect within %s.', seats._setting_value('downgrade_notice'))
-                   ELSE format('%s within %s: %s', v_rec.n, seats._setting_value('downgrade_notice'), v_rec.list) END;
+                   THEN format('No downgrade takes effect within %s.', v_notice)
+                   ELSE format('%s within %s: %s', v_rec.n, v_notice, v_rec.list) END;
     RETURN NEXT;
 
     -- 5. The audit trail: every chain verifies, and blocks are recorded.
@@ -1804,6 +2242,11 @@ CREATE OR REPLACE FUNCTION seats._freeze(p_reason text, p_org text, p_incident b
     LANGUAGE plpgsql
 AS $$
 BEGIN
+    IF p_org IS NOT NULL AND NOT seats._org_here(p_org) THEN
+        -- Citus: on the worker that holds the org (89_sharding.sql).
+        PERFORM * FROM seats._freeze_at(p_org, p_reason, p_incident);
+        RETURN;
+    END IF;
     PERFORM seats._require(p_reason, 'reason');
     IF btrim(p_reason) = '' THEN
         RAISE EXCEPTION 'a freeze needs a reason' USING ERRCODE = 'invalid_parameter_value';
@@ -1838,6 +2281,11 @@ AS $$
 DECLARE
     v_was text;
 BEGIN
+    IF p_org IS NOT NULL AND NOT seats._org_here(p_org) THEN
+        -- Citus: on the worker that holds the org (89_sharding.sql).
+        PERFORM * FROM seats._unfreeze_at(p_org);
+        RETURN;
+    END IF;
     IF p_org IS NULL THEN
         PERFORM seats._lock_all_orgs();
         DELETE FROM seats.global_freeze g RETURNING g.reason INTO v_was;
@@ -1876,10 +2324,13 @@ END
 $$;
 
 CREATE OR REPLACE FUNCTION seats._applied_seq(p_org text, p_change bigint) RETURNS bigint
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
 AS $$
+BEGIN
+    RETURN (
     SELECT pg_catalog.max(e.id) FROM seats.event e
-     WHERE e.org = p_org AND e.change_id = p_change AND e.kind IN ('upgrade_applied', 'downgrade_applied')
+     WHERE e.org = p_org AND e.change_id = p_change AND e.kind IN ('upgrade_applied', 'downgrade_applied'));
+END
 $$;
 
 CREATE OR REPLACE FUNCTION seats._change_json(p_change seats.change) RETURNS jsonb
@@ -1979,15 +2430,21 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION seats._revert_change(p_id bigint, p_incident bigint, p_reason text)
+CREATE OR REPLACE FUNCTION seats._revert_change(p_id bigint, p_incident bigint, p_reason text, p_org text DEFAULT NULL)
     RETURNS seats.change LANGUAGE plpgsql
 AS $$
 DECLARE
+    v_org text;
     v_change seats.change;
 BEGIN
     PERFORM seats._require(p_id, 'change_id');
     PERFORM seats._check_revert_args(p_incident, p_reason);
-    v_change := seats._locked_change(p_id);  -- the org lock, then the change as it is now
+    v_org := seats._change_elsewhere(p_id, p_org);
+    IF v_org IS NOT NULL THEN  -- Citus: on the worker that holds the org
+        SELECT * INTO v_change FROM seats._revert_change_at(v_org, p_id, p_incident, p_reason);
+        RETURN v_change;
+    END IF;
+    v_change := seats._locked_change(p_id, p_org);  -- the org lock, then the change as it is now
     v_change := seats._revert_locked(v_change, p_incident, p_reason);
     PERFORM seats._recount(v_change.org, 'revalidate');
     RETURN v_change;
@@ -1999,8 +2456,11 @@ CREATE OR REPLACE FUNCTION seats.revert_change(change_id bigint, incident bigint
 AS $$ SELECT * FROM seats._revert_change($1, $2, $3) $$;
 
 CREATE OR REPLACE FUNCTION seats._revert_candidates(p_since timestamptz, p_orgs text[])
-    RETURNS SETOF seats.change LANGUAGE sql STABLE
+    RETURNS SETOF seats.change LANGUAGE plpgsql STABLE
 AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
     SELECT c.* FROM seats.change c
      WHERE c.kind IN ('upgrade', 'downgrade')
        AND c.status IN ('applied', 'requested', 'scheduled', 'blocked', 'held')
@@ -2009,7 +2469,8 @@ AS $$
                         WHERE e.org = c.org AND e.change_id = c.id
                           AND (e.at >= p_since OR e.created_at >= p_since)))
        AND (p_orgs IS NULL OR c.org = ANY (p_orgs))
-     ORDER BY c.org COLLATE "C", seats._applied_seq(c.org, c.id) DESC NULLS FIRST, c.id DESC
+     ORDER BY c.org COLLATE "C", seats._applied_seq(c.org, c.id) DESC NULLS FIRST, c.id DESC;
+END
 $$;
 
 CREATE OR REPLACE FUNCTION seats._revert_changes_since(p_since timestamptz, p_incident bigint, p_reason text,
@@ -2119,6 +2580,316 @@ BEGIN
         ELSE
             EXECUTE format('GRANT EXECUTE ON %s TO %I', g.object, g.role_name);
         END IF;
+    END LOOP;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._on_coordinator() RETURNS boolean
+    LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    RETURN (SELECT g.groupid OPERATOR(pg_catalog.=) 0 FROM pg_catalog.pg_dist_local_group g);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._change_elsewhere(p_id bigint, p_org text) RETURNS text
+    LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    v_org text;
+BEGIN
+    IF p_org IS NOT NULL OR NOT seats._distributed() THEN
+        RETURN NULL;
+    END IF;
+    SELECT c.org INTO v_org FROM seats.change c WHERE c.id OPERATOR(pg_catalog.=) p_id;
+    IF v_org IS NULL OR seats._org_here(v_org) THEN
+        RETURN NULL;
+    END IF;
+    RETURN v_org;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._onboard_at(p_org text, p_plan text, p_seat_limit int, p_cycle_start date, p_time_zone text)
+    RETURNS seats.subscription LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_result seats.subscription;
+BEGIN
+    SELECT * INTO v_result FROM seats.onboard(p_org, p_plan, p_seat_limit, p_cycle_start, p_time_zone);
+    RETURN v_result;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._quote_upgrade_at(p_org text, p_new_limit int, p_at timestamptz)
+    RETURNS TABLE (amount numeric, currency text, units_remaining int, units_in_cycle int) LANGUAGE plpgsql
+AS $$
+BEGIN
+    RETURN QUERY SELECT * FROM seats._quote_upgrade(p_org, p_new_limit, p_at);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._upgrade_at(p_org text, p_new_limit int, p_key text, p_at timestamptz)
+    RETURNS seats.change LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_result seats.change;
+BEGIN
+    SELECT * INTO v_result FROM seats._upgrade(p_org, p_new_limit, p_key, p_at);
+    RETURN v_result;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._request_upgrade_at(p_org text, p_new_limit int, p_key text)
+    RETURNS seats.change LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_result seats.change;
+BEGIN
+    SELECT * INTO v_result FROM seats._request_upgrade(p_org, p_new_limit, p_key);
+    RETURN v_result;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._schedule_downgrade_at(p_org text, p_new_limit int, p_key text)
+    RETURNS seats.change LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_result seats.change;
+BEGIN
+    SELECT * INTO v_result FROM seats._schedule_downgrade(p_org, p_new_limit, p_key);
+    RETURN v_result;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._set_customer_language_at(p_org text, p_lang text)
+    RETURNS seats.subscription LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_result seats.subscription;
+BEGIN
+    SELECT * INTO v_result FROM seats._set_customer_language(p_org, p_lang);
+    RETURN v_result;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._freeze_at(p_org text, p_reason text, p_incident bigint)
+    RETURNS void LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM seats._freeze(p_reason, p_org, p_incident);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._unfreeze_at(p_org text)
+    RETURNS void LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM seats._unfreeze(p_org);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._counter_drift_at(p_org text)
+    RETURNS TABLE (kind text, org text, severity text, detail text) LANGUAGE plpgsql
+AS $$
+BEGIN
+    RETURN QUERY SELECT * FROM seats._counter_drift(p_org);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._apply_change_at(p_org text, p_id bigint, p_at timestamptz)
+    RETURNS seats.change LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_result seats.change;
+BEGIN
+    SELECT * INTO v_result FROM seats._apply_change(p_id, p_at, p_org);
+    RETURN v_result;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._cancel_change_at(p_org text, p_id bigint, p_reason text)
+    RETURNS seats.change LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_result seats.change;
+BEGIN
+    SELECT * INTO v_result FROM seats._cancel_change(p_id, p_reason, p_org);
+    RETURN v_result;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._revert_change_at(p_org text, p_id bigint, p_incident bigint, p_reason text)
+    RETURNS seats.change LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_result seats.change;
+BEGIN
+    SELECT * INTO v_result FROM seats._revert_change(p_id, p_incident, p_reason, p_org);
+    RETURN v_result;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._recount_at(p_org text, p_reason text, p_refuse_over boolean)
+    RETURNS TABLE (org text, counted int, recorded int, fixed boolean) LANGUAGE plpgsql
+AS $$
+BEGIN
+    RETURN QUERY SELECT * FROM seats._recount(p_org, p_reason, p_refuse_over);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._turn_over_at(p_org text, p_as_of timestamptz)
+    RETURNS int LANGUAGE plpgsql
+AS $$
+BEGIN
+    RETURN (SELECT seats._turn_over(ARRAY[p_org], p_as_of));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._truncate_distributed(p_rel regclass) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_org text;
+BEGIN
+    FOR v_org IN SELECT s.org FROM seats.subscription s WHERE s.seats_used <> 0 ORDER BY s.org COLLATE "C" LOOP
+        PERFORM * FROM seats._recount_at(v_org, 'truncate ' || p_rel::text, false);
+    END LOOP;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION seats._citus_foreign_keys() RETURNS TABLE (tbl text, name text, definition text)
+    LANGUAGE sql SET search_path = pg_catalog, pg_temp IMMUTABLE
+AS $$
+    VALUES ('seats.subscription', 'subscription_plan_fkey', 'FOREIGN KEY (plan) REFERENCES seats.plan (code)'),
+           ('seats.change', 'change_org_fkey', 'FOREIGN KEY (org) REFERENCES seats.subscription (org)'),
+           ('seats.change', 'change_org_reverts_fkey', 'FOREIGN KEY (org, reverts) REFERENCES seats.change (org, id)'),
+           ('seats.turnover', 'turnover_org_fkey', 'FOREIGN KEY (org) REFERENCES seats.subscription (org)'),
+           ('seats.turnover', 'turnover_org_downgrade_fkey',
+            'FOREIGN KEY (org, downgrade) REFERENCES seats.change (org, id)'),
+           ('seats.global_freeze', 'global_freeze_incident_fkey',
+            'FOREIGN KEY (incident) REFERENCES seats.incident (id)')
+$$;
+
+CREATE OR REPLACE FUNCTION seats._citus_delegated() RETURNS TABLE (func text, arg text)
+    LANGUAGE sql IMMUTABLE
+AS $$
+    VALUES ('seats._onboard_at(text, text, int, date, text)', 'p_org'),
+           ('seats._quote_upgrade_at(text, int, timestamptz)', 'p_org'),
+           ('seats._upgrade_at(text, int, text, timestamptz)', 'p_org'),
+           ('seats._request_upgrade_at(text, int, text)', 'p_org'),
+           ('seats._schedule_downgrade_at(text, int, text)', 'p_org'),
+           ('seats._set_customer_language_at(text, text)', 'p_org'),
+           ('seats._freeze_at(text, text, bigint)', 'p_org'),
+           ('seats._unfreeze_at(text)', 'p_org'),
+           ('seats._apply_change_at(text, bigint, timestamptz)', 'p_org'),
+           ('seats._cancel_change_at(text, bigint, text)', 'p_org'),
+           ('seats._revert_change_at(text, bigint, bigint, text)', 'p_org'),
+           ('seats._recount_at(text, text, boolean)', 'p_org'),
+           ('seats._turn_over_at(text, timestamptz)', 'p_org'),
+           ('seats._turnover_failed(text, timestamptz, text, text)', 'p_org'),
+           ('seats._counter_drift_at(text)', 'p_org')
+$$;
+
+CREATE OR REPLACE FUNCTION seats.distribute(member_table regclass) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_column text;
+    v_type regtype;
+    v_method "char";
+    v_drop text;
+    r record;
+BEGIN
+    PERFORM seats._require(member_table, 'member_table');
+    IF to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
+        RAISE EXCEPTION 'Citus is not installed in this database'
+            USING ERRCODE = 'feature_not_supported', HINT = 'CREATE EXTENSION citus first (docs/citus.md).';
+    END IF;
+    IF seats._distributed() THEN
+        RAISE EXCEPTION 'the seats tables are distributed already' USING ERRCODE = 'object_in_use';
+    END IF;
+    IF EXISTS (SELECT 1 FROM seats.attachment) THEN
+        RAISE EXCEPTION 'seats.distribute() runs before any seats.attach()'
+            USING ERRCODE = 'object_in_use',
+                  DETAIL = format('Attached now: %s.', (SELECT string_agg(a.relid::text, ', ') FROM seats.attachment a)),
+                  HINT = 'seats.detach() them, distribute, then seats.attach() them again (docs/citus.md).';
+    END IF;
+    SELECT p.partmethod, column_to_column_name(p.logicalrelid, p.partkey) INTO v_method, v_column
+      FROM pg_dist_partition p WHERE p.logicalrelid OPERATOR(pg_catalog.=) member_table;
+    IF NOT FOUND OR v_method OPERATOR(pg_catalog.<>) 'h' THEN
+        RAISE EXCEPTION '% is not distributed by hash', member_table
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('SELECT create_distributed_table(%L, ''<org column>'') first.', member_table::text);
+    END IF;
+    SELECT a.atttypid INTO v_type FROM pg_attribute a
+     WHERE a.attrelid OPERATOR(pg_catalog.=) member_table AND a.attname OPERATOR(pg_catalog.=) v_column;
+    IF v_type OPERATOR(pg_catalog.<>) 'text'::regtype THEN
+        RAISE EXCEPTION '% is distributed by %, of type %, not text', member_table, v_column, v_type
+            USING ERRCODE = 'datatype_mismatch',
+                  DETAIL = 'Citus colocates only distribution columns of the same type, and seats.subscription.org is text.',
+                  HINT = 'Distribute the member table by a text org column (docs/citus.md).';
+    END IF;
+    -- Every node preloads the library: a worker's connection that loads it
+    -- on its first statement would take the all-organizations lock
+    -- (statement_deltas.cpp), and the several connections of one
+    -- distributed statement on a worker would then wait for each other.
+    FOR r IN SELECT 'coordinator' AS node, current_setting('shared_preload_libraries') AS libs
+             UNION ALL
+             SELECT w.nodename || ':' || w.nodeport, w.result
+               FROM run_command_on_workers('SHOW shared_preload_libraries') w LOOP
+        IF NOT r.libs ~ '(^|[ ,])"?broker_seats"?($|[ ,])' THEN
+            RAISE EXCEPTION 'broker_seats is not in shared_preload_libraries on %', r.node
+                USING ERRCODE = 'feature_not_supported',
+                      DETAIL = format('shared_preload_libraries = %L', r.libs),
+                      HINT = 'Set shared_preload_libraries = ''citus,broker_seats'' on every node and restart it (docs/citus.md).';
+        END IF;
+    END LOOP;
+    -- The foreign keys, on the workers' copies too (whose DDL only the
+    -- coordinator may propagate: done there with propagation off).
+    SELECT string_agg(format('ALTER TABLE %s DROP CONSTRAINT %I;', f.tbl, f.name), ' ') INTO v_drop
+      FROM seats._citus_foreign_keys() f;
+    FOR r IN SELECT * FROM run_command_on_workers(
+                 'SET LOCAL citus.enable_ddl_propagation TO off; ' OPERATOR(pg_catalog.||) v_drop) LOOP
+        IF NOT r.success THEN
+            RAISE EXCEPTION 'could not prepare worker %:% for seats.distribute(): %', r.nodename, r.nodeport, r.result;
+        END IF;
+    END LOOP;
+    EXECUTE v_drop;
+    -- Triggers on the seats tables (the audit trail's append-only ones)
+    -- and, later, on the member table: Citus wants them allowed. Citus's
+    -- DDL here is ours: the DDL guard has nothing to judge in it.
+    PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
+    PERFORM set_config('broker_seats.internal_ddl', 'on', true);
+    -- Reference tables and foreign keys to them in one transaction: one
+    -- connection per node.
+    PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
+    PERFORM create_reference_table('seats.plan');
+    PERFORM create_reference_table('seats.incident');
+    PERFORM create_reference_table('seats.global_freeze');
+    PERFORM create_reference_table('seats.setting');
+    PERFORM create_reference_table('seats.attachment');
+    -- Which alerts were announced: written wherever an alert is raised.
+    PERFORM create_reference_table('seats.alert_sent');
+    PERFORM create_distributed_table('seats.subscription', 'org', colocate_with => member_table::text);
+    PERFORM create_distributed_table('seats.change', 'org', colocate_with => member_table::text);
+    PERFORM create_distributed_table('seats.event', 'org', colocate_with => member_table::text);
+    PERFORM create_distributed_table('seats.turnover', 'org', colocate_with => member_table::text);
+    FOR r IN SELECT * FROM seats._citus_foreign_keys() LOOP
+        EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', r.tbl, r.name, r.definition);
+    END LOOP;
+    -- Ids made on different nodes must not collide: each worker's sequences
+    -- start at its group id times 2^48 (the coordinator, group 0, below).
+    FOR r IN SELECT * FROM run_command_on_workers(
+                 $cmd$SELECT pg_catalog.count(pg_catalog.setval(s::regclass, GREATEST(pg_catalog.nextval(s::regclass),
+                                 (SELECT groupid FROM pg_catalog.pg_dist_local_group)::bigint << 48)))
+                        FROM unnest(ARRAY['seats.change_id_seq', 'seats.event_id_seq', 'seats.incident_id_seq']) s$cmd$) LOOP
+        IF NOT r.success THEN
+            RAISE EXCEPTION 'could not set the id ranges of worker %:%: %', r.nodename, r.nodeport, r.result;
+        END IF;
+    END LOOP;
+    FOR r IN SELECT * FROM seats._citus_delegated() LOOP
+        PERFORM create_distributed_function(r.func::regprocedure, r.arg, colocate_with => member_table::text,
+                                            force_delegation => true);
     END LOOP;
 END
 $$;

@@ -71,6 +71,21 @@ CREATE FUNCTION seats._check_not_frozen_now(org text) RETURNS void
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_check_not_frozen';
 CREATE FUNCTION seats._chain_head(org text) RETURNS bytea
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_chain_head';
+CREATE FUNCTION seats._chain_head_id(org text) RETURNS bigint
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_chain_head_id';
+-- Citus (docs/citus.md): is seats.subscription distributed, and are an
+-- org's rows on this node?
+CREATE FUNCTION seats._distributed() RETURNS boolean
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'seats_distributed';
+CREATE FUNCTION seats._org_here(org text) RETURNS boolean
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'seats_org_here';
+-- The relation holding the org's rows of a seats table here: the table, or
+-- its Citus shard on this node (org NULL: of a reference table); 0A000 on
+-- another node.
+CREATE FUNCTION seats._is_citus_table(tbl regclass) RETURNS boolean
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'seats_is_citus_table';
+CREATE FUNCTION seats._rows_of(tbl regclass, org text) RETURNS regclass
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'seats_rows_of';
 CREATE FUNCTION seats._lock_all_orgs() RETURNS void
     LANGUAGE c AS 'MODULE_PATHNAME', 'seats_lock_all_orgs';
 -- The recount of one relation (not its children), in C by the change

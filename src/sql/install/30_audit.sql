@@ -31,7 +31,10 @@ BEGIN
     -- The head with the latest snapshot: at REPEATABLE READ the transaction's
     -- own may not show an event committed since (the block recorder's).
     v_prev := seats._chain_head(coalesce(p_org, ''));
-    v_event.id := nextval('seats.event_id_seq');
+    -- Above the chain's last id: the chain's order is its ids' order, and
+    -- under Citus an org's events come from the sequence of whichever node
+    -- holds it (docs/citus.md); on one node nextval is already above it.
+    v_event.id := GREATEST(nextval('seats.event_id_seq'), seats._chain_head_id(coalesce(p_org, '')) + 1);
     v_event.org := coalesce(p_org, '');
     v_event.kind := p_kind;
     v_event.at := coalesce(p_at, now());
@@ -71,10 +74,14 @@ CREATE TRIGGER event_no_truncate BEFORE TRUNCATE ON seats.event
 -- org) in id order: every event must carry the previous event's hash and a
 -- hash of its own fields. Names the first event that does not. Reads only;
 -- takes no lock, so it never holds up writers.
+-- (PL/pgSQL: Citus plans no parameterized query of a SQL function over its tables.)
 CREATE FUNCTION seats._verify_audit(p_org text)
     RETURNS TABLE (org text, events bigint, ok boolean, first_bad_event bigint)
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
 AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
     WITH chain AS (
         SELECT e.org, e.id,
                e.prev_hash IS NOT DISTINCT FROM pg_catalog.lag(e.hash) OVER w
@@ -89,7 +96,8 @@ AS $$
            pg_catalog.min(c.id) FILTER (WHERE NOT c.sound)
       FROM chain c
      GROUP BY c.org
-     ORDER BY c.org COLLATE "C"
+     ORDER BY c.org COLLATE "C";
+END
 $$;
 
 CREATE FUNCTION seats._check_audited(p_org text) RETURNS text

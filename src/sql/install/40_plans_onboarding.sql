@@ -107,6 +107,11 @@ DECLARE
 BEGIN
     PERFORM seats._require(org, 'org'), seats._require(plan, 'plan'),
             seats._require(seat_limit, 'seat_limit'), seats._require(cycle_start, 'cycle_start');
+    IF org <> '' AND NOT seats._org_here(org) THEN
+        -- Citus: on the worker that holds the org (89_sharding.sql).
+        SELECT * INTO v_sub FROM seats._onboard_at(org, plan, seat_limit, cycle_start, time_zone);
+        RETURN v_sub;
+    END IF;
     IF org = '' THEN
         RAISE EXCEPTION 'org must not be empty' USING ERRCODE = 'invalid_parameter_value';
     END IF;

@@ -16,10 +16,23 @@ AS $$
     SELECT relid::regclass FROM tree
 $$;
 
+-- The attachments as this node holds them: seats.attachment, or under
+-- Citus its reference table's copy on this node, read directly. (Inside
+-- the DDL guard, during DDL on a distributed table, Citus returns no rows
+-- for a query of the reference table itself.)
+CREATE FUNCTION seats._attachments() RETURNS SETOF seats.attachment
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY EXECUTE format('SELECT a.relid, a.org_column, a.role_column, a.active_column, a.active_kind, '
+                                'a.seat_roles, a.attached_at FROM %s a', seats._rows_of('seats.attachment', NULL));
+END
+$$;
+
 -- Relations that carry (or should carry) enforcement triggers.
 CREATE VIEW seats.attached_relation AS
     SELECT a.relid AS attachment, t.relation
-      FROM seats.attachment a, seats._relation_tree(a.relid) AS t(relation);
+      FROM seats._attachments() a, seats._relation_tree(a.relid) AS t(relation);
 
 -- Seats per org over every attached relation (one org, or all), counted in
 -- C by the change trigger's column rules: no SQL over the member tables.
@@ -36,7 +49,7 @@ CREATE FUNCTION seats._count_seats(p_org text DEFAULT NULL, p_statement_snapshot
 AS $$
     SELECT c.org, pg_catalog.sum(c.counted)::bigint
       FROM seats.attached_relation ar
-      JOIN seats.attachment a ON a.relid OPERATOR(pg_catalog.=) ar.attachment,
+      JOIN seats._attachments() a ON a.relid OPERATOR(pg_catalog.=) ar.attachment,
            LATERAL seats._relation_seats(ar.relation, a.org_column, a.role_column, a.active_column,
                                          a.seat_roles, p_org, p_statement_snapshot) c
      GROUP BY c.org
@@ -53,7 +66,17 @@ CREATE FUNCTION seats._recount(p_org text, p_reason text, p_refuse_over boolean 
 AS $$
 DECLARE
     r record;
+    v_org text;
 BEGIN
+    -- Citus: each org on the worker that holds it, one at a time (its
+    -- members, counter and lock are there; docs/citus.md).
+    IF seats._distributed() AND (p_org IS NULL OR NOT seats._org_here(p_org)) THEN
+        FOR v_org IN SELECT s.org FROM seats.subscription s
+                      WHERE p_org IS NULL OR s.org OPERATOR(pg_catalog.=) p_org ORDER BY s.org COLLATE "C" LOOP
+            RETURN QUERY SELECT * FROM seats._recount_at(v_org, p_reason, p_refuse_over);
+        END LOOP;
+        RETURN;
+    END IF;
     -- Lock first, then count: the counts then include every seat committed
     -- before the locks. All orgs: one lock, not one per org.
     IF p_org IS NULL THEN
@@ -144,7 +167,7 @@ END
 $$;
 
 CREATE FUNCTION seats._trigger_count(p_rel regclass) RETURNS int
-    LANGUAGE sql STABLE
+    LANGUAGE sql SET search_path = pg_catalog, pg_temp STABLE
 AS $$
     SELECT count(*)::int FROM seats.enforcement_trigger et WHERE et.relation OPERATOR(pg_catalog.=) p_rel
 $$;
@@ -165,7 +188,7 @@ BEGIN
     -- yet (triggers come in post-data), and restoring them must not collide.
     FOR r IN
         SELECT ar.relation, a AS att
-          FROM seats.attached_relation ar JOIN seats.attachment a ON a.relid = ar.attachment
+          FROM seats.attached_relation ar JOIN seats._attachments() a ON a.relid = ar.attachment
          WHERE seats._trigger_count(ar.relation) < 4
            AND seats._trigger_count(a.relid) = 4
     LOOP
@@ -312,7 +335,7 @@ BEGIN
                   HINT = 'Attach the application''s member tables, not tables of broker_seats or another extension.';
     END IF;
     IF EXISTS (SELECT 1 FROM seats._relation_ancestors(member_table) x
-                WHERE x IN (SELECT a.relid FROM seats.attachment a)) THEN
+                WHERE x IN (SELECT a.relid FROM seats._attachments() a)) THEN
         RAISE EXCEPTION 'member_table % inherits from an attached table', member_table
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'Its rows are already enforced through the attached parent.';
@@ -327,7 +350,7 @@ BEGIN
                   HINT = 'Attach the root of the tree: its partitions and children are enforced with it.';
     END IF;
     IF EXISTS (SELECT 1 FROM seats._relation_tree(member_table) x
-                WHERE x <> member_table AND x IN (SELECT a.relid FROM seats.attachment a)) THEN
+                WHERE x <> member_table AND x IN (SELECT a.relid FROM seats._attachments() a)) THEN
         RAISE EXCEPTION 'a partition or child of member_table % is attached on its own', member_table
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Detach it first (in the same transaction), then attach the parent: its rows would be counted twice.';
@@ -337,6 +360,16 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
+    -- Citus: a distributed member table needs the seats tables distributed
+    -- with it first, and Citus wants triggers on it allowed.
+    IF seats._is_citus_table(member_table) THEN
+        IF NOT seats._distributed() THEN
+            RAISE EXCEPTION 'member_table % is distributed by Citus, the seats tables are not', member_table
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = format('SELECT seats.distribute(%L) first (docs/citus.md).', member_table::text);
+        END IF;
+        PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
+    END IF;
     v_active_kind := seats._check_mapping(member_table, org_column, role_column, active_column, seat_roles);
     v_att := ROW(member_table, org_column, role_column, active_column,
                  v_active_kind, seat_roles, now())::seats.attachment;

@@ -30,7 +30,7 @@ AS $$
 $$;
 
 CREATE FUNCTION seats._tampered_trigger() RETURNS TABLE (relation regclass, tgname name, problem text)
-    LANGUAGE sql STABLE
+    LANGUAGE sql SET search_path = pg_catalog, pg_temp STABLE
 AS $$
     SELECT et.relation, et.tgname,
            CASE WHEN a.relid IS NULL THEN 'is on a relation that is not attached'
@@ -41,7 +41,7 @@ AS $$
                 ELSE 'cannot depend on an extension' END
       FROM seats.enforcement_trigger et
       LEFT JOIN seats.attached_relation ar ON ar.relation OPERATOR(pg_catalog.=) et.relation
-      LEFT JOIN seats.attachment a ON a.relid OPERATOR(pg_catalog.=) ar.attachment
+      LEFT JOIN seats._attachments() a ON a.relid OPERATOR(pg_catalog.=) ar.attachment
      WHERE a.relid IS NULL OR et.tgenabled NOT IN ('O', 'A') OR NOT seats._enforcement_trigger_shape(et.oid)
         OR et.tgargs OPERATOR(pg_catalog.<>) seats._trigger_args(a)
         OR EXISTS (SELECT 1 FROM seats.enforcement_trigger o
@@ -62,7 +62,12 @@ DECLARE
     v_tree_changed boolean;
     r record;
 BEGIN
-    IF seats._internal_ddl() OR NOT EXISTS (SELECT 1 FROM seats.attachment) THEN
+    -- Apart: the attachments are not read during our own DDL (Citus
+    -- distributing seats.attachment itself, say).
+    IF seats._internal_ddl() THEN
+        RETURN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM seats._attachments()) THEN
         RETURN;
     END IF;
     -- An attached relation under a parent that is not attached: statements
@@ -88,7 +93,7 @@ BEGIN
     -- A seat column renamed, dropped or retyped to a type the trigger cannot
     -- read, or an enum label that is a seat role renamed, would silently
     -- change who holds a seat: refuse, and say how to change it.
-    FOR r IN SELECT a.* FROM seats.attachment a WHERE seats._trigger_count(a.relid) = 4 LOOP
+    FOR r IN SELECT a.* FROM seats._attachments() a WHERE seats._trigger_count(a.relid) = 4 LOOP
         BEGIN
             PERFORM seats._check_mapping(r.relid, r.org_column, r.role_column, r.active_column, r.seat_roles);
         EXCEPTION WHEN undefined_column OR datatype_mismatch OR invalid_parameter_value THEN
@@ -141,7 +146,12 @@ AS $$
 DECLARE
     v_rel regclass;
 BEGIN
-    IF seats._internal_ddl() OR NOT EXISTS (SELECT 1 FROM seats.attachment) THEN
+    -- Apart: the attachments are not read during our own DDL (Citus
+    -- distributing seats.attachment itself, say).
+    IF seats._internal_ddl() THEN
+        RETURN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM seats._attachments()) THEN
         RETURN;
     END IF;
     -- Enforcement triggers dropped while their table stays (DROP TRIGGER, or

@@ -166,9 +166,13 @@ BEGIN
 END
 $$;
 
+-- (PL/pgSQL: Citus plans no parameterized query of a SQL function over its tables.)
 CREATE FUNCTION seats._insert_change(p_change seats.change) RETURNS seats.change
-    LANGUAGE sql
+    LANGUAGE plpgsql
 AS $$
+DECLARE
+    v_change seats.change;
+BEGIN
     INSERT INTO seats.change (org, kind, from_limit, to_limit, status, requested_at, requested_by, applied_at,
                               effective_at, request_key, plan, seat_price, currency, granularity,
                               units_remaining, units_in_cycle, cycle_start, cycle_end, amount, reverts,
@@ -179,7 +183,9 @@ AS $$
             p_change.granularity, p_change.units_remaining, p_change.units_in_cycle, p_change.cycle_start,
             p_change.cycle_end, p_change.amount, p_change.reverts, p_change.incident, p_change.reason,
             p_change.brokers_over_new_limit)
-    RETURNING *
+    RETURNING * INTO v_change;
+    RETURN v_change;
+END
 $$;
 
 CREATE FUNCTION seats._quote_upgrade(p_org text, p_new_limit int, p_at timestamptz)
@@ -191,6 +197,11 @@ DECLARE
     v_change seats.change;
 BEGIN
     PERFORM seats._require(p_org, 'org');
+    IF NOT seats._org_here(p_org) THEN
+        -- Citus: on the worker that holds the org (89_sharding.sql).
+        RETURN QUERY SELECT * FROM seats._quote_upgrade_at(p_org, p_new_limit, p_at);
+        RETURN;
+    END IF;
     v_sub := seats._subscription(p_org);
     PERFORM seats._check_upgrade(v_sub, p_new_limit);
     v_change := seats._price_upgrade(v_sub, p_new_limit, p_at);
@@ -217,6 +228,11 @@ DECLARE
     v_sub seats.subscription;
     v_change seats.change;
 BEGIN
+    IF NOT seats._org_here(seats._require(p_org, 'org')) THEN
+        -- Citus: on the worker that holds the org (89_sharding.sql).
+        SELECT * INTO v_change FROM seats._upgrade_at(p_org, p_new_limit, p_key, p_at);
+        RETURN v_change;
+    END IF;
     v_change := seats._begin_change(p_org, p_new_limit, p_key, 'upgrade', p_at);
     IF v_change.id IS NOT NULL THEN
         RETURN v_change;
@@ -249,6 +265,11 @@ DECLARE
     v_sub seats.subscription;
     v_change seats.change;
 BEGIN
+    IF NOT seats._org_here(seats._require(p_org, 'org')) THEN
+        -- Citus: on the worker that holds the org (89_sharding.sql).
+        SELECT * INTO v_change FROM seats._request_upgrade_at(p_org, p_new_limit, p_key);
+        RETURN v_change;
+    END IF;
     v_change := seats._begin_change(p_org, p_new_limit, p_key, 'upgrade');
     IF v_change.id IS NOT NULL THEN
         RETURN v_change;
@@ -279,24 +300,31 @@ COMMENT ON FUNCTION seats.request_upgrade(text, int, text) IS
 
 -- A change by id, read again after taking its org's lock (so its status is
 -- current); 22023 for an unknown id.
-CREATE FUNCTION seats._locked_change(p_id bigint) RETURNS seats.change
+-- The change, read after its org's lock. With p_org (the org's node under
+-- Citus, which knows it from the coordinator) every read names the org.
+CREATE FUNCTION seats._locked_change(p_id bigint, p_org text DEFAULT NULL) RETURNS seats.change
     LANGUAGE plpgsql
 AS $$
 DECLARE
-    v_org text;
+    v_org text := p_org;
     v_change seats.change;
 BEGIN
-    SELECT c.org INTO v_org FROM seats.change c WHERE c.id = p_id;
+    IF v_org IS NULL THEN
+        SELECT c.org INTO v_org FROM seats.change c WHERE c.id = p_id;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'unknown change %', p_id USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END IF;
+    PERFORM seats._lock_org(v_org);
+    SELECT c.* INTO v_change FROM seats.change c WHERE c.org = v_org AND c.id = p_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown change %', p_id USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    PERFORM seats._lock_org(v_org);
-    SELECT c.* INTO v_change FROM seats.change c WHERE c.id = p_id;
     RETURN v_change;
 END
 $$;
 
-CREATE FUNCTION seats._apply_change(p_id bigint, p_at timestamptz)
+CREATE FUNCTION seats._apply_change(p_id bigint, p_at timestamptz, p_org text DEFAULT NULL)
     RETURNS seats.change LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -306,7 +334,12 @@ DECLARE
     v_priced seats.change;
 BEGIN
     PERFORM seats._require(p_id, 'change_id'), seats._require(p_at, 'at');
-    v_change := seats._locked_change(p_id);
+    v_org := seats._change_elsewhere(p_id, p_org);
+    IF v_org IS NOT NULL THEN  -- Citus: on the worker that holds the org
+        SELECT * INTO v_change FROM seats._apply_change_at(v_org, p_id, p_at);
+        RETURN v_change;
+    END IF;
+    v_change := seats._locked_change(p_id, p_org);
     v_org := v_change.org;
     IF v_change.kind <> 'upgrade' THEN
         RAISE EXCEPTION 'change % is a %: only requested upgrades are applied by hand', p_id, v_change.kind
@@ -325,7 +358,7 @@ BEGIN
            granularity = v_priced.granularity, units_remaining = v_priced.units_remaining,
            units_in_cycle = v_priced.units_in_cycle, cycle_start = v_priced.cycle_start,
            cycle_end = v_priced.cycle_end, amount = v_priced.amount
-     WHERE c.id = p_id
+     WHERE c.org = v_org AND c.id = p_id
     RETURNING c.* INTO v_change;
     PERFORM seats._apply_upgrade(v_change, p_at);
     RETURN v_change;

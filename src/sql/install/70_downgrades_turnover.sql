@@ -5,7 +5,7 @@
 -- The end of the cycle containing p_at, from the anchor: where a change
 -- requested at p_at takes effect, even while a turnover is overdue.
 CREATE FUNCTION seats._cycle_end_at(p_sub seats.subscription, p_at timestamptz) RETURNS timestamptz
-    LANGUAGE sql STABLE
+    LANGUAGE sql SET search_path = pg_catalog, pg_temp STABLE
 AS $$
     SELECT seats._local_midnight(b.cycle_end, p_sub.time_zone)
       FROM seats.plan p,
@@ -21,6 +21,11 @@ DECLARE
     v_change seats.change;
     v_superseded bigint;
 BEGIN
+    IF NOT seats._org_here(seats._require(p_org, 'org')) THEN
+        -- Citus: on the worker that holds the org (89_sharding.sql).
+        SELECT * INTO v_change FROM seats._schedule_downgrade_at(p_org, p_new_limit, p_key);
+        RETURN v_change;
+    END IF;
     v_change := seats._begin_change(p_org, p_new_limit, p_key, 'downgrade');
     IF v_change.id IS NOT NULL THEN
         RETURN v_change;
@@ -84,7 +89,7 @@ AS $$ SELECT * FROM seats._schedule_downgrade($1, $2, $3) $$;
 COMMENT ON FUNCTION seats.schedule_downgrade(text, int, text) IS
     'Lowers the seat limit at the end of the current cycle, if active brokers then fit';
 
-CREATE FUNCTION seats._cancel_change(p_id bigint, p_reason text)
+CREATE FUNCTION seats._cancel_change(p_id bigint, p_reason text, p_org text DEFAULT NULL)
     RETURNS seats.change LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -92,14 +97,20 @@ DECLARE
     v_change seats.change;
 BEGIN
     PERFORM seats._require(p_id, 'change_id'), seats._require(p_reason, 'reason');
-    v_change := seats._locked_change(p_id);
+    v_org := seats._change_elsewhere(p_id, p_org);
+    IF v_org IS NOT NULL THEN  -- Citus: on the worker that holds the org
+        SELECT * INTO v_change FROM seats._cancel_change_at(v_org, p_id, p_reason);
+        RETURN v_change;
+    END IF;
+    v_change := seats._locked_change(p_id, p_org);
     v_org := v_change.org;
     IF v_change.status NOT IN ('requested', 'scheduled', 'blocked', 'held') THEN
         RAISE EXCEPTION 'change % is %, not pending', p_id, v_change.status
             USING ERRCODE = 'SB004', HINT = 'Only requested upgrades and pending downgrades can be cancelled; '
                                             'use seats.revert_change() for applied ones.';
     END IF;
-    UPDATE seats.change c SET status = 'cancelled', reason = p_reason WHERE c.id = p_id RETURNING c.* INTO v_change;
+    UPDATE seats.change c SET status = 'cancelled', reason = p_reason WHERE c.org = v_org AND c.id = p_id
+    RETURNING c.* INTO v_change;
     PERFORM seats._log_event(v_org, 'change_cancelled',
                              jsonb_build_object('kind', v_change.kind, 'to_limit', v_change.to_limit,
                                                 'reason', p_reason),
@@ -113,13 +124,18 @@ CREATE FUNCTION seats.cancel_change(change_id bigint, reason text)
 AS $$ SELECT * FROM seats._cancel_change($1, $2) $$;
 
 -- Subscriptions due for a turnover, oldest first.
+-- (PL/pgSQL, not SQL: an inlined SQL function's parameters are not
+-- constants that Citus can plan a distributed query with.)
 CREATE FUNCTION seats._due_orgs(p_as_of timestamptz, p_limit int, p_skip text[])
-    RETURNS SETOF text LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    RETURNS SETOF text LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+    RETURN QUERY
     SELECT s.org FROM seats.subscription s
      WHERE s.cycle_end <= p_as_of AND s.org <> ALL (p_skip)
      ORDER BY s.cycle_end, s.org
-     LIMIT p_limit
+     LIMIT p_limit;
+END
 $$;
 
 -- Turns a batch of organizations over every cycle that ended by p_as_of,
@@ -138,28 +154,43 @@ DECLARE
     v_frozen_all boolean;
     v_pass int;
     v_turned int := 0;
+    v_statement text;
 BEGIN
     PERFORM seats._lock_orgs(p_orgs);
     -- Their chains too (the events are written below, set-based), after the
     -- org locks as everywhere; and the global freeze read under them.
     PERFORM seats._lock_chains(p_orgs);
     v_frozen_all := EXISTS (SELECT 1 FROM seats.global_freeze);
-    LOOP
+    -- The tables by the relations that hold these orgs' rows here: the
+    -- tables themselves, or under Citus (one org at a time, on its worker)
+    -- their shards, so that the statement is a local one that Citus does
+    -- not plan (a writable CTE over distributed tables it cannot run inside
+    -- a delegated call).
+    IF seats._distributed() AND pg_catalog.cardinality(p_orgs) <> 1 THEN
+        RAISE EXCEPTION 'under Citus the turnover takes one organization at a time' USING ERRCODE = 'feature_not_supported';
+    END IF;
+    v_statement := format($turnover$
         WITH due AS (
-            SELECT s.org, s.cycle_start, s.cycle_end, s.seats_used, s.seat_limit, s.frozen OR v_frozen_all AS frozen,
+            SELECT s.org, s.cycle_start, s.cycle_end, s.seats_used, s.seat_limit, s.frozen OR $3 AS frozen,
                    seats._local_midnight(b.cycle_end, s.time_zone) AS next_end,
-                   c.id AS change_id, c.from_limit, c.to_limit
-              FROM seats.subscription s
-              JOIN seats.plan p ON p.code = s.plan
+                   c.id AS change_id, c.from_limit, c.to_limit, h.id AS head_id, h.hash AS head_hash
+              FROM %1$s s
+              JOIN %2$s p ON p.code = s.plan
               -- The cycle that starts at the boundary being crossed.
               CROSS JOIN LATERAL seats.cycle_bounds(s.cycle_anchor, p.billing_period,
                                                     (s.cycle_end AT TIME ZONE s.time_zone)::date) b
               LEFT JOIN LATERAL (
-                    SELECT c.id, c.from_limit, c.to_limit FROM seats.change c
+                    SELECT c.id, c.from_limit, c.to_limit FROM %3$s c
                      WHERE c.org = s.org AND c.kind = 'downgrade' AND c.status IN ('scheduled', 'blocked', 'held')
                        AND c.effective_at <= s.cycle_end
                      ORDER BY c.id DESC LIMIT 1) c ON true
-             WHERE s.org = ANY (p_orgs) AND s.cycle_end <= p_as_of),
+              -- The audit chain's last event, for the downgrade's event (ids
+              -- above it: see seats._log_event).
+              LEFT JOIN LATERAL (
+                    SELECT e.id, e.hash FROM %4$s e
+                     WHERE e.org = s.org AND c.id IS NOT NULL
+                     ORDER BY e.id DESC LIMIT 1) h ON true
+             WHERE s.org = ANY ($1) AND s.cycle_end <= $2),
         decided AS (
             SELECT d.*, CASE WHEN d.change_id IS NULL THEN NULL
                              WHEN d.frozen THEN 'held'
@@ -167,34 +198,39 @@ BEGIN
                              ELSE 'blocked' END AS outcome
               FROM due d),
         changes AS (
-            UPDATE seats.change c
+            UPDATE %3$s c
                SET status = d.outcome,
                    applied_at = CASE WHEN d.outcome = 'applied' THEN d.cycle_end END,
                    effective_at = CASE WHEN d.outcome = 'applied' THEN d.cycle_end ELSE d.next_end END,
                    from_limit = d.seat_limit
-              FROM decided d WHERE c.id = d.change_id),
+              FROM decided d WHERE c.org = d.org AND c.id = d.change_id),
         numbered AS (
-            SELECT d.*, nextval('seats.event_id_seq') AS event_id,
-                   (SELECT e.hash FROM seats.event e WHERE e.org = d.org ORDER BY e.id DESC LIMIT 1) AS prev_hash,
+            SELECT d.*, GREATEST(nextval('seats.event_id_seq'), d.head_id + 1) AS event_id, d.head_hash AS prev_hash,
                    jsonb_build_object('from_limit', d.from_limit, 'to_limit', d.to_limit, 'seats_used', d.seats_used,
                                       'cycle_end', d.cycle_end,
                                       'next_attempt', CASE WHEN d.outcome = 'applied' THEN NULL ELSE d.next_end END)
                        AS detail
               FROM decided d WHERE d.outcome IS NOT NULL),
         events AS (
-            INSERT INTO seats.event (id, org, kind, at, actor, change_id, detail, prev_hash, hash)
+            INSERT INTO %4$s (id, org, kind, at, actor, change_id, detail, prev_hash, hash)
             SELECT n.event_id, n.org, 'downgrade_' || n.outcome, n.cycle_end, session_user, n.change_id, n.detail,
                    n.prev_hash,
                    seats._event_hash(n.prev_hash, n.event_id, n.org, 'downgrade_' || n.outcome, n.cycle_end,
                                      session_user, n.change_id, n.detail)
               FROM numbered n),
         turnovers AS (
-            INSERT INTO seats.turnover (org, cycle_start, cycle_end, as_of, downgrade, outcome)
-            SELECT d.org, d.cycle_start, d.cycle_end, p_as_of, d.change_id, d.outcome FROM decided d)
-        UPDATE seats.subscription s
+            INSERT INTO %5$s (org, cycle_start, cycle_end, as_of, downgrade, outcome)
+            SELECT d.org, d.cycle_start, d.cycle_end, $2, d.change_id, d.outcome FROM decided d)
+        UPDATE %1$s s
            SET cycle_start = d.cycle_end, cycle_end = d.next_end, updated_at = now(),
                seat_limit = CASE WHEN d.outcome = 'applied' THEN d.to_limit ELSE s.seat_limit END
-          FROM decided d WHERE s.org = d.org;
+          FROM decided d WHERE s.org = d.org
+        $turnover$,
+        seats._rows_of('seats.subscription', p_orgs[1]), seats._rows_of('seats.plan', NULL),
+        seats._rows_of('seats.change', p_orgs[1]), seats._rows_of('seats.event', p_orgs[1]),
+        seats._rows_of('seats.turnover', p_orgs[1]));
+    LOOP
+        EXECUTE v_statement USING p_orgs, p_as_of, v_frozen_all;
         GET DIAGNOSTICS v_pass = ROW_COUNT;
         EXIT WHEN v_pass = 0;
         v_turned := v_turned + v_pass;
@@ -203,17 +239,27 @@ BEGIN
 END
 $$;
 
+-- (PL/pgSQL: Citus plans no parameterized query of a SQL function over its tables.)
 CREATE FUNCTION seats._turnover_failed(p_org text, p_as_of timestamptz, p_sqlstate text, p_message text)
-    RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT seats._log_event(p_org, 'turnover_failed',
-                            jsonb_build_object('sqlstate', p_sqlstate, 'message', p_message, 'as_of', p_as_of),
-                            p_as_of);
+DECLARE
+    v_cycle_end timestamptz;
+BEGIN
+    PERFORM seats._log_event(p_org, 'turnover_failed',
+                             jsonb_build_object('sqlstate', p_sqlstate, 'message', p_message, 'as_of', p_as_of),
+                             p_as_of);
     -- NOTIFY seats_alerts once per failed cycle (sent when the batch commits).
-    SELECT seats._announce('turnover_failed', p_org, pg_catalog.to_char(s.cycle_end AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-                           jsonb_build_object('severity', 'critical', 'at', p_as_of, 'cycle_end', s.cycle_end,
-                                              'sqlstate', p_sqlstate, 'message', p_message))
-      FROM seats.subscription s WHERE s.org = p_org;
+    -- (The cycle read first: under Citus, announcing writes a reference
+    -- table, which cannot happen inside a query of a shard.)
+    SELECT s.cycle_end INTO v_cycle_end FROM seats.subscription s WHERE s.org = p_org;
+    IF FOUND THEN
+        PERFORM seats._announce('turnover_failed', p_org,
+                                pg_catalog.to_char(v_cycle_end AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+                                jsonb_build_object('severity', 'critical', 'at', p_as_of, 'cycle_end', v_cycle_end,
+                                                   'sqlstate', p_sqlstate, 'message', p_message));
+    END IF;
+END
 $$;
 
 CREATE FUNCTION seats._check_turnover_args(p_as_of timestamptz, p_batch_size int) RETURNS void
@@ -266,6 +312,21 @@ BEGIN
     LOOP
         v_batch := ARRAY(SELECT o FROM seats._due_orgs(as_of, batch_size, v_failed) o);
         EXIT WHEN pg_catalog.cardinality(v_batch) = 0;
+        IF seats._distributed() THEN
+            -- Citus: org by org, each on the worker that holds it (its
+            -- lock, counter and chain are there); a failure is the org's.
+            FOREACH v_org IN ARRAY v_batch LOOP
+                BEGIN
+                    PERFORM * FROM seats._turn_over_at(v_org, as_of);
+                EXCEPTION WHEN OTHERS THEN
+                    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT;
+                    PERFORM * FROM seats._turnover_failed(v_org, as_of, v_state, v_message);
+                    v_failed := pg_catalog.array_append(v_failed, v_org);
+                END;
+            END LOOP;
+            COMMIT;
+            CONTINUE;
+        END IF;
         BEGIN
             -- The whole batch at once: one subtransaction, set-based.
             PERFORM seats._turn_over(v_batch, as_of);

@@ -49,11 +49,15 @@ COMMENT ON FUNCTION seats.revalidate(text) IS
 -- TimeZone: limit blocks (recorded by the block recorder), upgrades
 -- applied, downgrades scheduled, and the mean time from an org's first
 -- block to its next seat acquisition or upgrade (episodes closed that day).
+-- (PL/pgSQL: Citus plans no parameterized query of a SQL function over its tables.)
 CREATE FUNCTION seats._daily_kpis(p_day date)
     RETURNS TABLE (day date, blocks bigint, upgrades_applied bigint, downgrades_scheduled bigint,
                    mean_block_resolution interval)
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
 AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
     WITH bounds AS (
         SELECT seats._require(p_day, 'day')::timestamp::timestamptz AS day_start,
                (p_day + 1)::timestamp::timestamptz AS day_end)
@@ -67,7 +71,8 @@ AS $$
              WHERE c.kind = 'downgrade' AND c.requested_at >= b.day_start AND c.requested_at < b.day_end),
            (SELECT pg_catalog.make_interval(secs => pg_catalog.avg((e.detail->>'resolution_seconds')::numeric)::double precision)
               FROM seats.event e, bounds b
-             WHERE e.kind = 'block_episode_closed' AND e.at >= b.day_start AND e.at < b.day_end)
+             WHERE e.kind = 'block_episode_closed' AND e.at >= b.day_start AND e.at < b.day_end);
+END
 $$;
 
 CREATE FUNCTION seats.daily_kpis(day date DEFAULT current_date)

@@ -37,6 +37,11 @@ DECLARE
     v_sub seats.subscription;
     v_lang text;
 BEGIN
+    IF NOT seats._org_here(seats._require(p_org, 'org')) THEN
+        -- Citus: on the worker that holds the org (89_sharding.sql).
+        SELECT * INTO v_sub FROM seats._set_customer_language_at(p_org, p_lang);
+        RETURN v_sub;
+    END IF;
     PERFORM seats._require(p_org, 'org');
     v_lang := seats._language(p_lang);  -- the canonical name, or 22023
     PERFORM seats._lock_org(p_org);

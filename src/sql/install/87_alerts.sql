@@ -38,7 +38,7 @@ CREATE VIEW seats.settings AS
 COMMENT ON VIEW seats.settings IS 'Alert and checklist thresholds: value in force, default, meaning, last change';
 
 CREATE FUNCTION seats._setting_value(p_name text) RETURNS text
-    LANGUAGE sql STABLE
+    LANGUAGE sql SET search_path = pg_catalog, pg_temp STABLE
 AS $$ SELECT v.value FROM seats.settings v WHERE v.name = p_name $$;
 
 CREATE FUNCTION seats._set_setting(p_name text, p_value text)
@@ -118,36 +118,48 @@ AS $$ SELECT seats._business_time_between(now(), now(), 'UTC') $$;
 -- it, per organization and for all of them (org NULL), against the median
 -- of the same count over the baseline days before it. p_orgs limits the
 -- organizations judged (NULL: all), p_all asks for the all-orgs row.
+-- (PL/pgSQL: Citus plans no parameterized query of a SQL function over its tables.)
 CREATE FUNCTION seats._block_spikes(p_as_of timestamptz, p_orgs text[] DEFAULT NULL, p_all boolean DEFAULT true)
     RETURNS TABLE (org text, blocks bigint, baseline_median numeric, spike boolean)
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
 AS $$
-    WITH cfg AS (
-        SELECT pg_catalog.date_trunc('day', seats._require(p_as_of, 'as_of')) AS day_start,
-               seats._setting_value('block_spike_baseline_days')::int AS days,
-               seats._setting_value('block_spike_factor')::numeric AS factor,
-               seats._setting_value('block_spike_min_blocks')::int AS min_blocks),
-    blocked AS (
-        SELECT k.org, pg_catalog.date_trunc('day', e.at) AS day, pg_catalog.sum(seats._blocks_of(e.detail)) AS n
-          FROM seats.event e, cfg,
-               LATERAL (VALUES (e.org), (NULL)) k(org)
-         WHERE e.kind = 'seat_blocked'
-           AND e.at >= cfg.day_start - cfg.days * interval '1 day' AND e.at <= p_as_of
-           AND (p_all OR e.org = ANY (p_orgs))
-           AND CASE WHEN k.org IS NULL THEN p_all ELSE p_orgs IS NULL OR k.org = ANY (p_orgs) END
-         GROUP BY 1, 2),
+#variable_conflict use_column
+DECLARE
+    v_day_start timestamptz := pg_catalog.date_trunc('day', seats._require(p_as_of, 'as_of'));
+    v_days int := seats._setting_value('block_spike_baseline_days')::int;
+    v_factor numeric := seats._setting_value('block_spike_factor')::numeric;
+    v_min_blocks int := seats._setting_value('block_spike_min_blocks')::int;
+    v_orgs text[];
+    v_day timestamptz[];
+    v_n numeric[];
+BEGIN
+    -- The blocks per org (and in all, org NULL) and day, read apart: under
+    -- Citus one aggregate over the distributed audit trail.
+    SELECT pg_catalog.array_agg(b.org), pg_catalog.array_agg(b.day), pg_catalog.array_agg(b.n)
+      INTO v_orgs, v_day, v_n
+      FROM (SELECT k.org, pg_catalog.date_trunc('day', e.at) AS day, pg_catalog.sum(seats._blocks_of(e.detail)) AS n
+              FROM seats.event e, LATERAL (VALUES (e.org), (NULL)) k(org)
+             WHERE e.kind = 'seat_blocked'
+               AND e.at >= v_day_start - v_days * interval '1 day' AND e.at <= p_as_of
+               AND (p_all OR e.org = ANY (p_orgs))
+               AND CASE WHEN k.org IS NULL THEN p_all ELSE p_orgs IS NULL OR k.org = ANY (p_orgs) END
+             GROUP BY 1, 2) b;
+    RETURN QUERY
+    WITH blocked AS (
+        SELECT u.org, u.day, u.n
+          FROM ROWS FROM (pg_catalog.unnest(v_orgs), pg_catalog.unnest(v_day), pg_catalog.unnest(v_n)) AS u(org, day, n)),
     today AS (
-        SELECT b.org, b.n FROM blocked b, cfg WHERE b.day = cfg.day_start),
+        SELECT b.org, b.n FROM blocked b WHERE b.day = v_day_start),
     judged AS (
         SELECT t.org, t.n,
                (SELECT pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY coalesce(b.n, 0))
-                  FROM pg_catalog.generate_series(1, cfg.days) g(k)
+                  FROM pg_catalog.generate_series(1, v_days) g(k)
                   LEFT JOIN blocked b ON b.org IS NOT DISTINCT FROM t.org
-                                     AND b.day = cfg.day_start - g.k * interval '1 day')::numeric AS median,
-               cfg.factor, cfg.min_blocks
-          FROM today t, cfg)
-    SELECT j.org, j.n::bigint, j.median, j.n >= j.min_blocks AND j.n > j.factor * j.median
-      FROM judged j
+                                     AND b.day = v_day_start - g.k * interval '1 day')::numeric AS median
+          FROM today t)
+    SELECT j.org, j.n::bigint, j.median, j.n >= v_min_blocks AND j.n > v_factor * j.median
+      FROM judged j;
+END
 $$;
 
 -- The block recorder of this server (SPEC §5): off, or dropping blocks.
@@ -178,10 +190,54 @@ BEGIN
 END
 $$;
 
+-- counter_drift: the counters against the attached tables, in one
+-- snapshot (one org, or all).
+CREATE FUNCTION seats._counter_drift(p_org text)
+    RETURNS TABLE (kind text, org text, severity text, detail text)
+    LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    v_counted bigint;
+BEGIN
+    IF p_org IS NOT NULL THEN
+        -- Counted apart (under Citus, on the org's worker: the count reads
+        -- the attachments, which must not run inside a query of a shard).
+        SELECT coalesce(pg_catalog.sum(c.counted), 0) INTO v_counted FROM seats._count_seats(p_org, true) c;
+        RETURN QUERY
+        SELECT 'counter_drift', s.org, 'critical',
+               format('seats_used says %s, the attached tables hold %s active brokers. '
+                      'Recount and fix (audited): SELECT * FROM seats.revalidate(%L);',
+                      s.seats_used, v_counted, s.org)
+          FROM seats.subscription s
+         WHERE s.org = p_org AND v_counted <> s.seats_used;
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT 'counter_drift', s.org, 'critical',
+           format('seats_used says %s, the attached tables hold %s active brokers. '
+                  'Recount and fix (audited): SELECT * FROM seats.revalidate(%L);',
+                  s.seats_used, coalesce(c.counted, 0), s.org)
+      FROM seats.subscription s
+      LEFT JOIN seats._count_seats(NULL, true) c ON c.org = s.org
+     WHERE coalesce(c.counted, 0) <> s.seats_used
+     ORDER BY s.org COLLATE "C";
+END
+$$;
+
 CREATE FUNCTION seats._alerts(p_as_of timestamptz)
     RETURNS TABLE (kind text, org text, severity text, detail text)
     LANGUAGE plpgsql
 AS $$
+DECLARE
+    -- The thresholds, read once: under Citus the queries below run on the
+    -- workers, where a function reading the settings inside them would be
+    -- a distributed query nested in a shard's.
+    v_grace text := seats._setting_value('turnover_grace');
+    v_sla text := seats._setting_value('upgrade_sla');
+    v_open time := seats._setting_value('business_hours_open')::time;
+    v_close time := seats._setting_value('business_hours_close')::time;
+    v_days text := seats._setting_value('business_days');
+    v_org text;
 BEGIN
     PERFORM seats._require(p_as_of, 'as_of');
     IF NOT isfinite(p_as_of) THEN
@@ -227,22 +283,21 @@ BEGIN
     SELECT 'turnover_overdue', s.org, 'critical',
            format('The cycle ended %s, %s before %s, and has not been turned over (grace %s). '
                   'Check the pg_cron job, then CALL seats.close_due_cycles();',
-                  s.cycle_end, date_trunc('second', p_as_of - s.cycle_end), p_as_of, seats._setting_value('turnover_grace'))
+                  s.cycle_end, date_trunc('second', p_as_of - s.cycle_end), p_as_of, v_grace)
       FROM seats.subscription s
-     WHERE s.cycle_end + seats._setting_value('turnover_grace')::interval <= p_as_of
+     WHERE s.cycle_end + v_grace::interval <= p_as_of
      ORDER BY s.org COLLATE "C";
 
     -- The counters against the attached tables, in one snapshot: a member
     -- change and its counter commit together, so any difference is drift.
-    RETURN QUERY
-    SELECT 'counter_drift', s.org, 'critical',
-           format('seats_used says %s, the attached tables hold %s active brokers. '
-                  'Recount and fix (audited): SELECT * FROM seats.revalidate(%L);',
-                  s.seats_used, coalesce(c.counted, 0), s.org)
-      FROM seats.subscription s
-      LEFT JOIN seats._count_seats(NULL, true) c ON c.org = s.org
-     WHERE coalesce(c.counted, 0) <> s.seats_used
-     ORDER BY s.org COLLATE "C";
+    IF seats._distributed() THEN
+        -- Citus: org by org, each counted on its worker.
+        FOR v_org IN SELECT s.org FROM seats.subscription s ORDER BY s.org COLLATE "C" LOOP
+            RETURN QUERY SELECT * FROM seats._counter_drift_at(v_org);
+        END LOOP;
+    ELSE
+        RETURN QUERY SELECT * FROM seats._counter_drift(NULL);
+    END IF;
 
     RETURN QUERY
     SELECT 'over_limit', s.org, 'warning',
@@ -262,8 +317,9 @@ BEGIN
                   w.sla, c.id)
       FROM seats.change c
       JOIN seats.subscription s ON s.org = c.org
-      CROSS JOIN LATERAL (SELECT seats._business_time_between(c.requested_at, p_as_of, s.time_zone) AS waited,
-                                 seats._setting_value('upgrade_sla') AS sla) w
+      CROSS JOIN LATERAL (SELECT seats._business_time(c.requested_at AT TIME ZONE s.time_zone,
+                                                      p_as_of AT TIME ZONE s.time_zone, v_open, v_close, v_days) AS waited,
+                                 v_sla AS sla) w
      WHERE c.kind = 'upgrade' AND c.status = 'requested' AND c.requested_at <= p_as_of
        AND w.waited > w.sla::interval
      ORDER BY c.id;
@@ -284,6 +340,13 @@ CREATE FUNCTION seats._announce(p_kind text, p_org text, p_key text, p_payload j
     LANGUAGE plpgsql
 AS $$
 BEGIN
+    -- Under Citus, announced from the coordinator only, where the clients
+    -- that LISTEN are connected (a worker's NOTIFY reaches no one of them,
+    -- and seats.alert_sent is a reference table that a worker's function
+    -- cannot write): seats.alerts() still reports every alert.
+    IF seats._distributed() AND NOT seats._on_coordinator() THEN
+        RETURN false;
+    END IF;
     INSERT INTO seats.alert_sent (kind, org, key) VALUES (p_kind, coalesce(p_org, ''), p_key)
         ON CONFLICT DO NOTHING;
     IF NOT FOUND THEN
@@ -332,6 +395,8 @@ CREATE FUNCTION seats._daily_checklist(p_day date)
     LANGUAGE plpgsql
 AS $$
 DECLARE
+    -- Read once, outside the queries (under Citus they run on the workers).
+    v_notice text := seats._setting_value('downgrade_notice');
     v_start timestamptz := seats._require(p_day, 'day')::timestamp::timestamptz;
     v_end timestamptz := (p_day + 1)::timestamp::timestamptz;
     v_as_of timestamptz := CASE WHEN now() >= v_start AND now() < v_end THEN now()
@@ -414,12 +479,12 @@ BEGIN
       FROM seats.change c
       JOIN seats.subscription s ON s.org = c.org
      WHERE c.kind = 'downgrade' AND c.status IN ('scheduled', 'blocked', 'held')
-       AND c.effective_at < v_end + seats._setting_value('downgrade_notice')::interval;
+       AND c.effective_at < v_end + v_notice::interval;
     item := 'downgrades_turning_soon';
     status := CASE WHEN v_rec.failing = 0 THEN 'ok' ELSE 'attention' END;
     detail := CASE WHEN v_rec.n = 0
-                   THEN format('No downgrade takes effect within %s.', seats._setting_value('downgrade_notice'))
-                   ELSE format('%s within %s: %s', v_rec.n, seats._setting_value('downgrade_notice'), v_rec.list) END;
+                   THEN format('No downgrade takes effect within %s.', v_notice)
+                   ELSE format('%s within %s: %s', v_rec.n, v_notice, v_rec.list) END;
     RETURN NEXT;
 
     -- 5. The audit trail: every chain verifies, and blocks are recorded.

@@ -81,6 +81,11 @@ CREATE FUNCTION seats._freeze(p_reason text, p_org text, p_incident bigint) RETU
     LANGUAGE plpgsql
 AS $$
 BEGIN
+    IF p_org IS NOT NULL AND NOT seats._org_here(p_org) THEN
+        -- Citus: on the worker that holds the org (89_sharding.sql).
+        PERFORM * FROM seats._freeze_at(p_org, p_reason, p_incident);
+        RETURN;
+    END IF;
     PERFORM seats._require(p_reason, 'reason');
     IF btrim(p_reason) = '' THEN
         RAISE EXCEPTION 'a freeze needs a reason' USING ERRCODE = 'invalid_parameter_value';
@@ -117,6 +122,11 @@ AS $$
 DECLARE
     v_was text;
 BEGIN
+    IF p_org IS NOT NULL AND NOT seats._org_here(p_org) THEN
+        -- Citus: on the worker that holds the org (89_sharding.sql).
+        PERFORM * FROM seats._unfreeze_at(p_org);
+        RETURN;
+    END IF;
     IF p_org IS NULL THEN
         PERFORM seats._lock_all_orgs();
         DELETE FROM seats.global_freeze g RETURNING g.reason INTO v_was;

@@ -21,11 +21,15 @@ $$;
 
 -- When a change was applied, as the id of its upgrade_applied or
 -- downgrade_applied event (NULL while pending): the order of application.
+-- (PL/pgSQL: Citus plans no parameterized query of a SQL function over its tables.)
 CREATE FUNCTION seats._applied_seq(p_org text, p_change bigint) RETURNS bigint
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
 AS $$
+BEGIN
+    RETURN (
     SELECT pg_catalog.max(e.id) FROM seats.event e
-     WHERE e.org = p_org AND e.change_id = p_change AND e.kind IN ('upgrade_applied', 'downgrade_applied')
+     WHERE e.org = p_org AND e.change_id = p_change AND e.kind IN ('upgrade_applied', 'downgrade_applied'));
+END
 $$;
 
 -- A change and its money as exact decimal strings, for the evidence.
@@ -131,15 +135,21 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION seats._revert_change(p_id bigint, p_incident bigint, p_reason text)
+CREATE FUNCTION seats._revert_change(p_id bigint, p_incident bigint, p_reason text, p_org text DEFAULT NULL)
     RETURNS seats.change LANGUAGE plpgsql
 AS $$
 DECLARE
+    v_org text;
     v_change seats.change;
 BEGIN
     PERFORM seats._require(p_id, 'change_id');
     PERFORM seats._check_revert_args(p_incident, p_reason);
-    v_change := seats._locked_change(p_id);  -- the org lock, then the change as it is now
+    v_org := seats._change_elsewhere(p_id, p_org);
+    IF v_org IS NOT NULL THEN  -- Citus: on the worker that holds the org
+        SELECT * INTO v_change FROM seats._revert_change_at(v_org, p_id, p_incident, p_reason);
+        RETURN v_change;
+    END IF;
+    v_change := seats._locked_change(p_id, p_org);  -- the org lock, then the change as it is now
     v_change := seats._revert_locked(v_change, p_incident, p_reason);
     PERFORM seats._recount(v_change.org, 'revalidate');
     RETURN v_change;
@@ -157,9 +167,13 @@ COMMENT ON FUNCTION seats.revert_change(bigint, bigint, text) IS
 -- business time or by the clock (an upgrade backdated with `at`, a downgrade
 -- a late turnover applied at its cycle end) — per org pending ones first,
 -- then the applied ones from the last applied back.
+-- (PL/pgSQL: Citus plans no parameterized query of a SQL function over its tables.)
 CREATE FUNCTION seats._revert_candidates(p_since timestamptz, p_orgs text[])
-    RETURNS SETOF seats.change LANGUAGE sql STABLE
+    RETURNS SETOF seats.change LANGUAGE plpgsql STABLE
 AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
     SELECT c.* FROM seats.change c
      WHERE c.kind IN ('upgrade', 'downgrade')
        AND c.status IN ('applied', 'requested', 'scheduled', 'blocked', 'held')
@@ -168,7 +182,8 @@ AS $$
                         WHERE e.org = c.org AND e.change_id = c.id
                           AND (e.at >= p_since OR e.created_at >= p_since)))
        AND (p_orgs IS NULL OR c.org = ANY (p_orgs))
-     ORDER BY c.org COLLATE "C", seats._applied_seq(c.org, c.id) DESC NULLS FIRST, c.id DESC
+     ORDER BY c.org COLLATE "C", seats._applied_seq(c.org, c.id) DESC NULLS FIRST, c.id DESC;
+END
 $$;
 
 CREATE FUNCTION seats._revert_changes_since(p_since timestamptz, p_incident bigint, p_reason text,

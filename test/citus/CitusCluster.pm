@@ -43,8 +43,11 @@ sub start
 		SELECT seats.distribute('crm_members');
 		SELECT seats.attach('crm_members');
 		SELECT seats.create_plan('pro', 10);
+		-- The application: a role with its member table's rights only.
+		CREATE ROLE app LOGIN;
+		GRANT SELECT, INSERT, UPDATE, DELETE ON crm_members TO app;
+		GRANT USAGE ON SEQUENCE crm_members_id_seq TO app;
 		-- One attempt at a broker; SB001 counted, not raised.
-		CREATE TABLE attempts (org text, refused boolean);
 		CREATE FUNCTION try_insert(p_org text) RETURNS boolean LANGUAGE plpgsql AS $$
 		BEGIN
 		  INSERT INTO crm_members (org_id, role) VALUES (p_org, 'broker');
@@ -66,15 +69,16 @@ sub worker_of
 }
 
 # pgbench through a node: clients x transactions of one script; returns
-# (exit code, stdout, stderr).
+# (exit code, stdout, stderr). $user: the role (default: the superuser).
 sub pgbench
 {
-	my ($node, $clients, $transactions, $script) = @_;
+	my ($node, $clients, $transactions, $script, $user) = @_;
 	my $file = PostgreSQL::Test::Utils::tempdir() . '/script.sql';
 	PostgreSQL::Test::Utils::append_to_file($file, $script);
 	my ($out, $err) = ('', '');
 	IPC::Run::run([ $node->installed_command('pgbench'), '-n', '-c', $clients, '-j', $clients,
-			'-t', $transactions, '-f', $file, '-h', $node->host, '-p', $node->port, 'postgres' ],
+			'-t', $transactions, '-f', $file, '-h', $node->host, '-p', $node->port,
+			($user ? ('-U', $user) : ()), 'postgres' ],
 		'>', \$out, '2>', \$err);
 	return ($? >> 8, $out, $err);
 }

@@ -22,10 +22,11 @@ my ($coordinator, @workers) = CitusCluster::start('citus');
 my %node_at = map { $_->port => $_ } ($coordinator, @workers);
 sub sql { return $coordinator->safe_psql('postgres', $_[0]); }
 
-# 1. The hard limit under two concurrent clients through the coordinator.
+# 1. The hard limit under two concurrent clients through the coordinator,
+# as the application's role (no right on the seats tables).
 sql("SELECT seats.onboard('hammer', 'pro', 50)");
-my ($rc, $out, $err) = CitusCluster::pgbench($coordinator, 2, 200, "SELECT try_insert('hammer');\n");
-is($rc, 0, 'hammer: pgbench through the coordinator ran without errors') or diag($err);
+my ($rc, $out, $err) = CitusCluster::pgbench($coordinator, 2, 200, "SELECT try_insert('hammer');\n", 'app');
+is($rc, 0, 'hammer: pgbench through the coordinator, as the application role, ran without errors') or diag($err);
 is(sql("SELECT count(*) FROM crm_members WHERE org_id = 'hammer'"), '50', 'hammer: 400 attempts, exactly 50 brokers');
 is(sql("SELECT seats_used || '/' || seat_limit FROM seats.subscription WHERE org = 'hammer'"), '50/50',
 	'hammer: the counter equals the brokers');

@@ -2,7 +2,7 @@
 # make bench: every benchmark in one run on this machine, written to
 # docs/benchmarks.md. Ratios, not absolute numbers, are what to compare:
 # the variants of a scenario run interleaved, the median of RUNS kept.
-#   bash scripts/bench.sh           full run (about 12 minutes on 2 cores)
+#   bash scripts/bench.sh           full run (about 25 minutes on 2 cores)
 #   bash scripts/bench.sh --quick   short runs (under 3 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."

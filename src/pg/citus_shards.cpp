@@ -7,6 +7,11 @@
 #include "pg/citus_shards.hpp"
 
 extern "C" {
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/skey.h"
+#include "access/stratnum.h"
+#include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_collation_d.h"
@@ -18,6 +23,8 @@ extern "C" {
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -104,6 +111,42 @@ const FmgrInfo *shard_id_of() {
   return &shard_id_function;
 }
 
+// This node's Citus group (pg_dist_local_group), read once.
+int32 local_group = -1;
+
+int32 local_group_id() {
+  if (local_group >= 0) return local_group;
+  Relation rel = table_open(get_relname_relid("pg_dist_local_group", PG_CATALOG_NAMESPACE), AccessShareLock);
+  SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, nullptr, 0, nullptr);
+  HeapTuple tuple = systable_getnext(scan);
+  if (!HeapTupleIsValid(tuple)) elog(ERROR, "pg_dist_local_group is empty");
+  bool isnull;
+  const Datum group = heap_getattr(tuple, get_attnum(RelationGetRelid(rel), "groupid"), RelationGetDescr(rel), &isnull);
+  local_group = isnull ? 0 : DatumGetInt32(group);
+  systable_endscan(scan);
+  table_close(rel, AccessShareLock);
+  return local_group;
+}
+
+// Has this node's group a placement of `shard` (pg_dist_placement, by its
+// unique index on (shardid, groupid))?
+bool placement_here(int64 shard) {
+  const int32 group = local_group_id();
+  const Oid placements = get_relname_relid("pg_dist_placement", PG_CATALOG_NAMESPACE);
+  const Oid index = get_relname_relid("placement_shardid_groupid_unique_index", PG_CATALOG_NAMESPACE);
+  if (placements == InvalidOid || index == InvalidOid) elog(ERROR, "Citus's pg_dist_placement is missing");
+  Relation rel = table_open(placements, AccessShareLock);
+  ScanKeyData keys[2];
+  // Heap column numbers, by name (systable_beginscan maps them to the index).
+  ScanKeyInit(&keys[0], get_attnum(placements, "shardid"), BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(shard));
+  ScanKeyInit(&keys[1], get_attnum(placements, "groupid"), BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(group));
+  SysScanDesc scan = systable_beginscan(rel, index, true, nullptr, 2, keys);
+  const bool found = HeapTupleIsValid(systable_getnext(scan));
+  systable_endscan(scan);
+  table_close(rel, AccessShareLock);
+  return found;
+}
+
 // The shard of `relid` for `org` on this node (InvalidOid: elsewhere); its
 // id in *shard_out. Citus checks SELECT on the table, which the writers of
 // member tables are not granted on the seats tables: asked as the table's
@@ -129,9 +172,12 @@ Oid find_local_shard(Oid relid, const char *org, int length, int64 *shard_out) {
   SetUserIdAndSecContext(user, security);
   if (fcinfo->isnull) elog(ERROR, "no Citus shard for %s", get_rel_name(relid));
   const int64 shard = DatumGetInt64(result);
+  *shard_out = shard;
+  // A shard moved away leaves its table behind until Citus cleans it up:
+  // only a placement of this node's group is the org's rows.
+  if (!placement_here(shard)) return InvalidOid;
   char name[NAMEDATALEN * 2];
   snprintf(name, sizeof name, "%s_" INT64_FORMAT, get_rel_name(relid), shard);
-  *shard_out = shard;
   return get_relname_relid(name, get_rel_namespace(relid));
 }
 

@@ -647,6 +647,15 @@ BEGIN
                 USING ERRCODE = 'object_not_in_prerequisite_state',
                       HINT = format('SELECT seats.distribute(%L) first (docs/citus.md).', member_table::text);
         END IF;
+        IF (SELECT p.colocationid FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = member_table)
+           IS DISTINCT FROM (SELECT p.colocationid FROM pg_catalog.pg_dist_partition p
+                              WHERE p.logicalrelid = 'seats.subscription'::regclass) THEN
+            RAISE EXCEPTION 'member_table % is not colocated with seats.subscription', member_table
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'Its triggers run where its rows are, and must find the counters of their organizations there.',
+                      HINT = format('Distribute it by its text org column: SELECT create_distributed_table(%L, ''<org column>'', '
+                                    'colocate_with => ''seats.subscription'') (docs/citus.md).', member_table::text);
+        END IF;
         PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
     END IF;
     v_active_kind := seats._check_mapping(member_table, org_column, role_column, active_column, seat_roles);
@@ -1535,25 +1544,28 @@ CREATE OR REPLACE FUNCTION seats._record_blocks(p_org text[], p_at timestamptz[]
     RETURNS void LANGUAGE plpgsql
 AS $$
 DECLARE
-    v_open text[];
+    v_org text;
+    v_first timestamptz;
     r record;
 BEGIN
-    v_open := ARRAY(SELECT b.org FROM (SELECT DISTINCT u.org FROM unnest(p_org) u(org)) b
-                      JOIN seats.subscription s ON s.org = b.org
-                     WHERE s.block_episode_started_at IS NULL
-                     ORDER BY b.org COLLATE "C");
-    IF pg_catalog.cardinality(v_open) > 0 THEN
-        PERFORM seats._lock_orgs(v_open);
-        UPDATE seats.subscription s SET block_episode_started_at = f.first_at
-          FROM (SELECT u.org, pg_catalog.min(u.at) AS first_at FROM unnest(p_org, p_at) u(org, at) GROUP BY u.org) f
-         WHERE s.org = f.org AND s.org = ANY (v_open) AND s.block_episode_started_at IS NULL;
-    END IF;
+    -- Org by org, in key order (the order of the org locks), each query
+    -- naming its org: under Citus the recorder runs on each worker, for the
+    -- orgs it holds, and these are local queries of their shards.
+    FOR v_org, v_first IN
+        SELECT u.org, pg_catalog.min(u.at) FROM unnest(p_org, p_at) u(org, at) GROUP BY u.org ORDER BY u.org COLLATE "C"
+    LOOP
+        IF EXISTS (SELECT 1 FROM seats.subscription s WHERE s.org = v_org AND s.block_episode_started_at IS NULL) THEN
+            PERFORM seats._lock_org(v_org);
+            UPDATE seats.subscription s SET block_episode_started_at = v_first
+             WHERE s.org = v_org AND s.block_episode_started_at IS NULL;
+        END IF;
+    END LOOP;
     FOR r IN
         SELECT u.* FROM unnest(p_org, p_at, p_table, p_role, p_requested, p_used, p_limit, p_blocks, p_last_at)
                         WITH ORDINALITY u(org, at, tbl, role, requested, used, lim, blocks, last_at, n)
-         WHERE EXISTS (SELECT 1 FROM seats.subscription s WHERE s.org = u.org)  -- else offboarded since
          ORDER BY u.org COLLATE "C", u.n
     LOOP
+        CONTINUE WHEN NOT EXISTS (SELECT 1 FROM seats.subscription s WHERE s.org = r.org);  -- offboarded since
         PERFORM seats._log_event(r.org, 'seat_blocked',
                                  -- Schema-qualified whatever the search_path (the recorder's is pinned).
                                  jsonb_build_object('table', coalesce((SELECT format('%I.%I', n.nspname, c.relname)
@@ -1598,6 +1610,9 @@ BEGIN
     v_orgs := ARRAY(SELECT s.org FROM seats.subscription s
                      WHERE s.block_episode_resolved_at IS NOT NULL AND (p_org IS NULL OR s.org = p_org)
                      ORDER BY s.org COLLATE "C");
+    -- Under Citus, the orgs this node holds: the recorder of each node
+    -- writes up its own (seats._org_here is true for all on one node).
+    v_orgs := ARRAY(SELECT o FROM pg_catalog.unnest(v_orgs) o WHERE seats._org_here(o));
     IF pg_catalog.cardinality(v_orgs) = 0 THEN
         RETURN 0;
     END IF;
@@ -1752,14 +1767,15 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value', DETAIL = d.description,
                   HINT = format('Give a positive %s, or NULL for the default %s.', d.kind, d.default_value);
     END IF;
-    PERFORM seats._lock_org('');  -- one writer of settings at a time, on the global chain's lock
+    PERFORM seats._lock_chain('');  -- one writer of settings at a time, on the global chain's lock
     SELECT s.value INTO v_old FROM seats.setting s WHERE s.name = p_name;
     IF v_new IS NULL THEN
         DELETE FROM seats.setting s WHERE s.name = p_name;
     ELSE
-        INSERT INTO seats.setting AS s (name, value) VALUES (p_name, v_new)
+        INSERT INTO seats.setting AS s (name, value, changed_at, changed_by)
+            VALUES (p_name, v_new, pg_catalog.now(), session_user)
             ON CONFLICT ON CONSTRAINT setting_pkey
-            DO UPDATE SET value = excluded.value, changed_at = now(), changed_by = session_user;
+            DO UPDATE SET value = excluded.value, changed_at = excluded.changed_at, changed_by = excluded.changed_by;
     END IF;
     -- Business hours are checked as a whole (open before close, days).
     PERFORM seats._business_hours_check();
@@ -2029,6 +2045,10 @@ DECLARE
     v_all boolean;
     v_orgs text[];
 BEGIN
+    -- Under Citus, announced by the coordinator's recorder (seats._announce).
+    IF seats._distributed() AND NOT seats._on_coordinator() THEN
+        RETURN 0;
+    END IF;
     v_all := NOT EXISTS (SELECT 1 FROM seats.alert_sent a
                           WHERE a.kind = 'block_spike' AND a.org = '' AND a.key = v_day);
     v_orgs := ARRAY(SELECT DISTINCT e.org FROM seats.event e
@@ -2256,9 +2276,13 @@ BEGIN
     END IF;
     IF p_org IS NULL THEN
         PERFORM seats._lock_all_orgs();
-        INSERT INTO seats.global_freeze AS g (reason, incident) VALUES (p_reason, p_incident)
+        -- (The time and the user as values: Citus plans no volatile
+        -- function in DO UPDATE SET of a reference table.)
+        INSERT INTO seats.global_freeze AS g (reason, incident, frozen_at, frozen_by)
+            VALUES (p_reason, p_incident, pg_catalog.now(), session_user)
             ON CONFLICT (singleton) DO UPDATE
-            SET reason = excluded.reason, incident = excluded.incident, frozen_at = now(), frozen_by = session_user;
+            SET reason = excluded.reason, incident = excluded.incident, frozen_at = excluded.frozen_at,
+                frozen_by = excluded.frozen_by;
     ELSE
         PERFORM seats._lock_org(p_org);
         PERFORM seats._subscription(p_org);
@@ -2323,15 +2347,11 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION seats._applied_seq(p_org text, p_change bigint) RETURNS bigint
-    LANGUAGE plpgsql STABLE
-AS $$
-BEGIN
-    RETURN (
-    SELECT pg_catalog.max(e.id) FROM seats.event e
-     WHERE e.org = p_org AND e.change_id = p_change AND e.kind IN ('upgrade_applied', 'downgrade_applied'));
-END
-$$;
+CREATE OR REPLACE VIEW seats.applied_order AS
+    SELECT e.org, e.change_id, pg_catalog.max(e.id) AS seq
+      FROM seats.event e
+     WHERE e.kind IN ('upgrade_applied', 'downgrade_applied') AND e.change_id IS NOT NULL
+     GROUP BY e.org, e.change_id;
 
 CREATE OR REPLACE FUNCTION seats._change_json(p_change seats.change) RETURNS jsonb
     LANGUAGE sql IMMUTABLE
@@ -2364,11 +2384,13 @@ BEGIN
     IF v_applied THEN
         -- Later in the order the changes were applied (a requested upgrade
         -- may be applied after a younger one), not in id order.
-        SELECT c.id INTO v_later FROM seats.change c
+        SELECT c.id INTO v_later
+          FROM seats.change c
+          JOIN seats.applied_order a ON a.org = c.org AND a.change_id = c.id
+          JOIN seats.applied_order mine ON mine.org = c.org AND mine.change_id = p_change.id
          WHERE c.org = p_change.org AND c.id <> p_change.id AND c.kind IN ('upgrade', 'downgrade')
-           AND c.status = 'applied'
-           AND seats._applied_seq(c.org, c.id) > seats._applied_seq(p_change.org, p_change.id)
-         ORDER BY seats._applied_seq(c.org, c.id) LIMIT 1;
+           AND c.status = 'applied' AND a.seq > mine.seq
+         ORDER BY a.seq LIMIT 1;
         IF v_later IS NOT NULL OR v_sub.seat_limit <> p_change.to_limit THEN
             RAISE EXCEPTION 'change % is not the last limit change of organization "%"', p_change.id, p_change.org
                 USING ERRCODE = 'SB004',
@@ -2462,6 +2484,7 @@ AS $$
 BEGIN
     RETURN QUERY
     SELECT c.* FROM seats.change c
+      LEFT JOIN seats.applied_order a ON a.org = c.org AND a.change_id = c.id
      WHERE c.kind IN ('upgrade', 'downgrade')
        AND c.status IN ('applied', 'requested', 'scheduled', 'blocked', 'held')
        AND (greatest(c.requested_at, c.applied_at, c.created_at) >= p_since
@@ -2469,7 +2492,7 @@ BEGIN
                         WHERE e.org = c.org AND e.change_id = c.id
                           AND (e.at >= p_since OR e.created_at >= p_since)))
        AND (p_orgs IS NULL OR c.org = ANY (p_orgs))
-     ORDER BY c.org COLLATE "C", seats._applied_seq(c.org, c.id) DESC NULLS FIRST, c.id DESC;
+     ORDER BY c.org COLLATE "C", a.seq DESC NULLS FIRST, c.id DESC;
 END
 $$;
 

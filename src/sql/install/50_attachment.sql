@@ -368,6 +368,15 @@ BEGIN
                 USING ERRCODE = 'object_not_in_prerequisite_state',
                       HINT = format('SELECT seats.distribute(%L) first (docs/citus.md).', member_table::text);
         END IF;
+        IF (SELECT p.colocationid FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = member_table)
+           IS DISTINCT FROM (SELECT p.colocationid FROM pg_catalog.pg_dist_partition p
+                              WHERE p.logicalrelid = 'seats.subscription'::regclass) THEN
+            RAISE EXCEPTION 'member_table % is not colocated with seats.subscription', member_table
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'Its triggers run where its rows are, and must find the counters of their organizations there.',
+                      HINT = format('Distribute it by its text org column: SELECT create_distributed_table(%L, ''<org column>'', '
+                                    'colocate_with => ''seats.subscription'') (docs/citus.md).', member_table::text);
+        END IF;
         PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
     END IF;
     v_active_kind := seats._check_mapping(member_table, org_column, role_column, active_column, seat_roles);

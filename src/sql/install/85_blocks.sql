@@ -17,25 +17,28 @@ CREATE FUNCTION seats._record_blocks(p_org text[], p_at timestamptz[], p_table o
     RETURNS void LANGUAGE plpgsql
 AS $$
 DECLARE
-    v_open text[];
+    v_org text;
+    v_first timestamptz;
     r record;
 BEGIN
-    v_open := ARRAY(SELECT b.org FROM (SELECT DISTINCT u.org FROM unnest(p_org) u(org)) b
-                      JOIN seats.subscription s ON s.org = b.org
-                     WHERE s.block_episode_started_at IS NULL
-                     ORDER BY b.org COLLATE "C");
-    IF pg_catalog.cardinality(v_open) > 0 THEN
-        PERFORM seats._lock_orgs(v_open);
-        UPDATE seats.subscription s SET block_episode_started_at = f.first_at
-          FROM (SELECT u.org, pg_catalog.min(u.at) AS first_at FROM unnest(p_org, p_at) u(org, at) GROUP BY u.org) f
-         WHERE s.org = f.org AND s.org = ANY (v_open) AND s.block_episode_started_at IS NULL;
-    END IF;
+    -- Org by org, in key order (the order of the org locks), each query
+    -- naming its org: under Citus the recorder runs on each worker, for the
+    -- orgs it holds, and these are local queries of their shards.
+    FOR v_org, v_first IN
+        SELECT u.org, pg_catalog.min(u.at) FROM unnest(p_org, p_at) u(org, at) GROUP BY u.org ORDER BY u.org COLLATE "C"
+    LOOP
+        IF EXISTS (SELECT 1 FROM seats.subscription s WHERE s.org = v_org AND s.block_episode_started_at IS NULL) THEN
+            PERFORM seats._lock_org(v_org);
+            UPDATE seats.subscription s SET block_episode_started_at = v_first
+             WHERE s.org = v_org AND s.block_episode_started_at IS NULL;
+        END IF;
+    END LOOP;
     FOR r IN
         SELECT u.* FROM unnest(p_org, p_at, p_table, p_role, p_requested, p_used, p_limit, p_blocks, p_last_at)
                         WITH ORDINALITY u(org, at, tbl, role, requested, used, lim, blocks, last_at, n)
-         WHERE EXISTS (SELECT 1 FROM seats.subscription s WHERE s.org = u.org)  -- else offboarded since
          ORDER BY u.org COLLATE "C", u.n
     LOOP
+        CONTINUE WHEN NOT EXISTS (SELECT 1 FROM seats.subscription s WHERE s.org = r.org);  -- offboarded since
         PERFORM seats._log_event(r.org, 'seat_blocked',
                                  -- Schema-qualified whatever the search_path (the recorder's is pinned).
                                  jsonb_build_object('table', coalesce((SELECT format('%I.%I', n.nspname, c.relname)
@@ -89,6 +92,9 @@ BEGIN
     v_orgs := ARRAY(SELECT s.org FROM seats.subscription s
                      WHERE s.block_episode_resolved_at IS NOT NULL AND (p_org IS NULL OR s.org = p_org)
                      ORDER BY s.org COLLATE "C");
+    -- Under Citus, the orgs this node holds: the recorder of each node
+    -- writes up its own (seats._org_here is true for all on one node).
+    v_orgs := ARRAY(SELECT o FROM pg_catalog.unnest(v_orgs) o WHERE seats._org_here(o));
     IF pg_catalog.cardinality(v_orgs) = 0 THEN
         RETURN 0;
     END IF;

@@ -74,14 +74,15 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value', DETAIL = d.description,
                   HINT = format('Give a positive %s, or NULL for the default %s.', d.kind, d.default_value);
     END IF;
-    PERFORM seats._lock_org('');  -- one writer of settings at a time, on the global chain's lock
+    PERFORM seats._lock_chain('');  -- one writer of settings at a time, on the global chain's lock
     SELECT s.value INTO v_old FROM seats.setting s WHERE s.name = p_name;
     IF v_new IS NULL THEN
         DELETE FROM seats.setting s WHERE s.name = p_name;
     ELSE
-        INSERT INTO seats.setting AS s (name, value) VALUES (p_name, v_new)
+        INSERT INTO seats.setting AS s (name, value, changed_at, changed_by)
+            VALUES (p_name, v_new, pg_catalog.now(), session_user)
             ON CONFLICT ON CONSTRAINT setting_pkey
-            DO UPDATE SET value = excluded.value, changed_at = now(), changed_by = session_user;
+            DO UPDATE SET value = excluded.value, changed_at = excluded.changed_at, changed_by = excluded.changed_by;
     END IF;
     -- Business hours are checked as a whole (open before close, days).
     PERFORM seats._business_hours_check();
@@ -370,6 +371,10 @@ DECLARE
     v_all boolean;
     v_orgs text[];
 BEGIN
+    -- Under Citus, announced by the coordinator's recorder (seats._announce).
+    IF seats._distributed() AND NOT seats._on_coordinator() THEN
+        RETURN 0;
+    END IF;
     v_all := NOT EXISTS (SELECT 1 FROM seats.alert_sent a
                           WHERE a.kind = 'block_spike' AND a.org = '' AND a.key = v_day);
     v_orgs := ARRAY(SELECT DISTINCT e.org FROM seats.event e

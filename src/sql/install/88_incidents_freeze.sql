@@ -95,9 +95,13 @@ BEGIN
     END IF;
     IF p_org IS NULL THEN
         PERFORM seats._lock_all_orgs();
-        INSERT INTO seats.global_freeze AS g (reason, incident) VALUES (p_reason, p_incident)
+        -- (The time and the user as values: Citus plans no volatile
+        -- function in DO UPDATE SET of a reference table.)
+        INSERT INTO seats.global_freeze AS g (reason, incident, frozen_at, frozen_by)
+            VALUES (p_reason, p_incident, pg_catalog.now(), session_user)
             ON CONFLICT (singleton) DO UPDATE
-            SET reason = excluded.reason, incident = excluded.incident, frozen_at = now(), frozen_by = session_user;
+            SET reason = excluded.reason, incident = excluded.incident, frozen_at = excluded.frozen_at,
+                frozen_by = excluded.frozen_by;
     ELSE
         PERFORM seats._lock_org(p_org);
         PERFORM seats._subscription(p_org);

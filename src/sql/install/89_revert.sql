@@ -21,16 +21,15 @@ $$;
 
 -- When a change was applied, as the id of its upgrade_applied or
 -- downgrade_applied event (NULL while pending): the order of application.
--- (PL/pgSQL: Citus plans no parameterized query of a SQL function over its tables.)
-CREATE FUNCTION seats._applied_seq(p_org text, p_change bigint) RETURNS bigint
-    LANGUAGE plpgsql STABLE
-AS $$
-BEGIN
-    RETURN (
-    SELECT pg_catalog.max(e.id) FROM seats.event e
-     WHERE e.org = p_org AND e.change_id = p_change AND e.kind IN ('upgrade_applied', 'downgrade_applied'));
-END
-$$;
+-- When each change was applied: the id of its applied event, the order in
+-- which limits were changed (a requested upgrade may be applied after a
+-- younger one). A view, joined where it is needed: under Citus a function
+-- that reads seats.event cannot be called inside a query of seats.change.
+CREATE VIEW seats.applied_order AS
+    SELECT e.org, e.change_id, pg_catalog.max(e.id) AS seq
+      FROM seats.event e
+     WHERE e.kind IN ('upgrade_applied', 'downgrade_applied') AND e.change_id IS NOT NULL
+     GROUP BY e.org, e.change_id;
 
 -- A change and its money as exact decimal strings, for the evidence.
 CREATE FUNCTION seats._change_json(p_change seats.change) RETURNS jsonb
@@ -69,11 +68,13 @@ BEGIN
     IF v_applied THEN
         -- Later in the order the changes were applied (a requested upgrade
         -- may be applied after a younger one), not in id order.
-        SELECT c.id INTO v_later FROM seats.change c
+        SELECT c.id INTO v_later
+          FROM seats.change c
+          JOIN seats.applied_order a ON a.org = c.org AND a.change_id = c.id
+          JOIN seats.applied_order mine ON mine.org = c.org AND mine.change_id = p_change.id
          WHERE c.org = p_change.org AND c.id <> p_change.id AND c.kind IN ('upgrade', 'downgrade')
-           AND c.status = 'applied'
-           AND seats._applied_seq(c.org, c.id) > seats._applied_seq(p_change.org, p_change.id)
-         ORDER BY seats._applied_seq(c.org, c.id) LIMIT 1;
+           AND c.status = 'applied' AND a.seq > mine.seq
+         ORDER BY a.seq LIMIT 1;
         IF v_later IS NOT NULL OR v_sub.seat_limit <> p_change.to_limit THEN
             RAISE EXCEPTION 'change % is not the last limit change of organization "%"', p_change.id, p_change.org
                 USING ERRCODE = 'SB004',
@@ -175,6 +176,7 @@ AS $$
 BEGIN
     RETURN QUERY
     SELECT c.* FROM seats.change c
+      LEFT JOIN seats.applied_order a ON a.org = c.org AND a.change_id = c.id
      WHERE c.kind IN ('upgrade', 'downgrade')
        AND c.status IN ('applied', 'requested', 'scheduled', 'blocked', 'held')
        AND (greatest(c.requested_at, c.applied_at, c.created_at) >= p_since
@@ -182,7 +184,7 @@ BEGIN
                         WHERE e.org = c.org AND e.change_id = c.id
                           AND (e.at >= p_since OR e.created_at >= p_since)))
        AND (p_orgs IS NULL OR c.org = ANY (p_orgs))
-     ORDER BY c.org COLLATE "C", seats._applied_seq(c.org, c.id) DESC NULLS FIRST, c.id DESC;
+     ORDER BY c.org COLLATE "C", a.seq DESC NULLS FIRST, c.id DESC;
 END
 $$;
 

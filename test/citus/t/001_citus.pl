@@ -130,7 +130,8 @@ is(sql("SELECT count(*) FROM seats.event WHERE org = 'drift' AND kind = 'counter
 sql('TRUNCATE crm_members');
 is(sql('SELECT sum(seats_used) FROM seats.subscription'), '0', 'truncate: every seat given back');
 is(sql('SELECT count(*) FILTER (WHERE NOT ok) || \'/\' || count(*) FROM seats.verify_audit()'),
-	'0/' . sql('SELECT count(DISTINCT org) FROM seats.event'), 'audit: every chain verifies');
+	'0/' . sql('SELECT count(DISTINCT org) FROM seats.event'), 'audit: every chain verifies')
+  or diag(sql('SELECT string_agg(org || \' at \' || first_bad_event, \', \') FROM seats.verify_audit() WHERE NOT ok'));
 
 # 8. pg_dump of the coordinator (its metadata and the shells; the shards'
 # rows are on the workers, docs/citus.md).

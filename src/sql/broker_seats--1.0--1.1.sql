@@ -1257,6 +1257,7 @@ $$;
 
 CREATE OR REPLACE FUNCTION seats._turn_over(p_orgs text[], p_as_of timestamptz) RETURNS int
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    SET enable_seqscan = off SET enable_hashjoin = off
 AS $$
 DECLARE
     v_frozen_all boolean;
@@ -1277,6 +1278,8 @@ BEGIN
     IF seats._distributed() AND pg_catalog.cardinality(p_orgs) <> 1 THEN
         RAISE EXCEPTION 'under Citus the turnover takes one organization at a time' USING ERRCODE = 'feature_not_supported';
     END IF;
+    -- ($1 repeated where the batch is joined back: planned with the batch's
+    -- size known, the joins would otherwise hash the whole table.)
     v_statement := format($turnover$
         WITH due AS (
             SELECT s.org, s.cycle_start, s.cycle_end, s.seats_used, s.seat_limit, s.frozen OR $3 AS frozen,
@@ -1311,7 +1314,7 @@ BEGIN
                    applied_at = CASE WHEN d.outcome = 'applied' THEN d.cycle_end END,
                    effective_at = CASE WHEN d.outcome = 'applied' THEN d.cycle_end ELSE d.next_end END,
                    from_limit = d.seat_limit
-              FROM decided d WHERE c.org = d.org AND c.id = d.change_id),
+              FROM decided d WHERE c.org = ANY ($1) AND c.org = d.org AND c.id = d.change_id),
         numbered AS (
             SELECT d.*, GREATEST(nextval('seats.event_id_seq'), d.head_id + 1) AS event_id, d.head_hash AS prev_hash,
                    jsonb_build_object('from_limit', d.from_limit, 'to_limit', d.to_limit, 'seats_used', d.seats_used,
@@ -1332,7 +1335,7 @@ BEGIN
         UPDATE %1$s s
            SET cycle_start = d.cycle_end, cycle_end = d.next_end, updated_at = now(),
                seat_limit = CASE WHEN d.outcome = 'applied' THEN d.to_limit ELSE s.seat_limit END
-          FROM decided d WHERE s.org = d.org
+          FROM decided d WHERE s.org = ANY ($1) AND s.org = d.org
         $turnover$,
         seats._rows_of('seats.subscription', p_orgs[1]), seats._rows_of('seats.plan', NULL),
         seats._rows_of('seats.change', p_orgs[1]), seats._rows_of('seats.event', p_orgs[1]),

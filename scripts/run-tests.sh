@@ -116,22 +116,25 @@ else
   record isolation-preload 0 1
 fi
 
+# A prove run's counts: suite log.
+record_prove() {
+  if grep -q '^Result: PASS' "$2"; then
+    record "$1" "$(grep -cE '^ok [0-9]+' "$2")" 0
+  else
+    record "$1" "$(grep -cE '^ok [0-9]+' "$2")" "$(grep -cE '^not ok' "$2" | sed 's/^0$/1/')"
+  fi
+}
+
 # 3. TAP tests, each starting its own cluster.
 bash scripts/run-tap.sh 2>&1 | tee "$logs/tap.log"
-if grep -q '^Result: PASS' "$logs/tap.log"; then
-  record tap "$(grep -cE '^ok [0-9]+' "$logs/tap.log")" 0
-else
-  record tap "$(grep -cE '^ok [0-9]+' "$logs/tap.log")" "$(grep -cE '^not ok' "$logs/tap.log" | sed 's/^0$/1/')"
-fi
+record_prove tap "$logs/tap.log"
 # 4. The Citus suite (a coordinator and two workers per test), or one
 # line saying why it is skipped.
 bash scripts/run-citus.sh 2>&1 | tee "$logs/citus.log"
 if grep -q '^citus: skipped' "$logs/citus.log"; then
   summary+=("$(grep '^citus: skipped' "$logs/citus.log")")
-elif grep -q '^Result: PASS' "$logs/citus.log"; then
-  record citus "$(grep -cE '^ok [0-9]+' "$logs/citus.log")" 0
 else
-  record citus "$(grep -cE '^ok [0-9]+' "$logs/citus.log")" "$(grep -cE '^not ok' "$logs/citus.log" | sed 's/^0$/1/')"
+  record_prove citus "$logs/citus.log"
 fi
 rm -rf "$logs"
 

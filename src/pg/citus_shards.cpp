@@ -2,8 +2,8 @@
 // member table's shard runs on the worker that holds the shard, and the
 // counter row of its organization is in the seats.subscription shard of the
 // same colocation group and hash range, on the same worker. Citus is never
-// linked against: its metadata is asked through its SQL API, schema-
-// qualified, by SPI.
+// linked against: its SQL API is called through fmgr or SPI, schema-
+// qualified, and its catalogs (pg_dist_*) are read by name.
 #include "pg/citus_shards.hpp"
 
 extern "C" {
@@ -47,7 +47,23 @@ CitusState states[kStates];
 int state_count = 0;
 bool callback_registered = false;
 
+// pg_dist_placement, its unique index on (shardid, groupid) and those
+// columns' numbers in the table, looked up once and forgotten with the
+// other answers (a full relcache reset, or an invalidation of the table).
+struct Placements {
+  Oid relid, index;
+  AttrNumber shardid, groupid;
+};
+Placements placements = {InvalidOid, InvalidOid, 0, 0};
+
+// This node's Citus group (pg_dist_local_group), read once.
+int32 local_group = -1;
+
 void forget(Datum, Oid relid) {
+  if (relid == InvalidOid || relid == placements.relid) {
+    placements.relid = InvalidOid;
+    local_group = -1;
+  }
   if (relid == InvalidOid) {
     state_count = 0;
     return;
@@ -111,8 +127,6 @@ const FmgrInfo *shard_id_of() {
   return &shard_id_function;
 }
 
-// This node's Citus group (pg_dist_local_group), read once.
-int32 local_group = -1;
 
 int32 local_group_id() {
   if (local_group >= 0) return local_group;
@@ -128,19 +142,28 @@ int32 local_group_id() {
   return local_group;
 }
 
-// Has this node's group a placement of `shard` (pg_dist_placement, by its
-// unique index on (shardid, groupid))?
+const Placements &placement_catalog() {
+  if (placements.relid != InvalidOid) return placements;
+  Placements p;
+  p.relid = get_relname_relid("pg_dist_placement", PG_CATALOG_NAMESPACE);
+  p.index = get_relname_relid("placement_shardid_groupid_unique_index", PG_CATALOG_NAMESPACE);
+  if (p.relid == InvalidOid || p.index == InvalidOid) elog(ERROR, "Citus's pg_dist_placement is missing");
+  p.shardid = get_attnum(p.relid, "shardid");
+  p.groupid = get_attnum(p.relid, "groupid");
+  placements = p;
+  return placements;
+}
+
+// Has this node's group a placement of `shard`?
 bool placement_here(int64 shard) {
   const int32 group = local_group_id();
-  const Oid placements = get_relname_relid("pg_dist_placement", PG_CATALOG_NAMESPACE);
-  const Oid index = get_relname_relid("placement_shardid_groupid_unique_index", PG_CATALOG_NAMESPACE);
-  if (placements == InvalidOid || index == InvalidOid) elog(ERROR, "Citus's pg_dist_placement is missing");
-  Relation rel = table_open(placements, AccessShareLock);
+  const Placements &p = placement_catalog();
+  Relation rel = table_open(p.relid, AccessShareLock);
   ScanKeyData keys[2];
-  // Heap column numbers, by name (systable_beginscan maps them to the index).
-  ScanKeyInit(&keys[0], get_attnum(placements, "shardid"), BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(shard));
-  ScanKeyInit(&keys[1], get_attnum(placements, "groupid"), BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(group));
-  SysScanDesc scan = systable_beginscan(rel, index, true, nullptr, 2, keys);
+  // Heap column numbers (systable_beginscan maps them to the index).
+  ScanKeyInit(&keys[0], p.shardid, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(shard));
+  ScanKeyInit(&keys[1], p.groupid, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(group));
+  SysScanDesc scan = systable_beginscan(rel, p.index, true, nullptr, 2, keys);
   const bool found = HeapTupleIsValid(systable_getnext(scan));
   systable_endscan(scan);
   table_close(rel, AccessShareLock);

@@ -234,25 +234,22 @@ BROKER_SEATS_FUNCTION(seats_check_not_frozen) {
   PG_RETURN_VOID();
 }
 
-// seats._chain_head(org): the hash of the chain's last event (latest
-// snapshot), or NULL.
+// seats._chain_head(org) -> (id, hash): the chain's last event (latest
+// snapshot), NULLs when it has none, in one read. A new event takes an id
+// above it (seats._log_event): under Citus an org's events may come from
+// the sequences of several nodes (its shard moved), and the chain's order
+// is its ids' order.
 BROKER_SEATS_FUNCTION(seats_chain_head) {
   text *org = pg::required_text(fcinfo, 0, "org");
-  bytea *head = pg::chain_head(VARDATA_ANY(org), static_cast<int>(VARSIZE_ANY_EXHDR(org)));
-  if (head == nullptr) PG_RETURN_NULL();
-  PG_RETURN_BYTEA_P(head);
-}
-
-// seats._chain_head_id(org): the id of the chain's last event (latest
-// snapshot), or NULL. A new event takes an id above it (seats._log_event):
-// under Citus an org's events may come from the sequences of several nodes
-// (its shard moved), and the chain's order is its ids' order.
-BROKER_SEATS_FUNCTION(seats_chain_head_id) {
-  text *org = pg::required_text(fcinfo, 0, "org");
   int64 id = 0;
-  (void)pg::chain_head(VARDATA_ANY(org), static_cast<int>(VARSIZE_ANY_EXHDR(org)), &id);
-  if (id == 0) PG_RETURN_NULL();
-  PG_RETURN_INT64(id);
+  bytea *head = pg::chain_head(VARDATA_ANY(org), static_cast<int>(VARSIZE_ANY_EXHDR(org)), &id);
+  TupleDesc desc;
+  if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+    elog(ERROR, "seats._chain_head must return a composite");
+  desc = BlessTupleDesc(desc);
+  Datum values[2] = {Int64GetDatum(id), PointerGetDatum(head)};
+  bool nulls[2] = {id == 0, head == nullptr};
+  return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 }
 
 // seats._distributed(): does Citus distribute seats.subscription here?

@@ -69,10 +69,8 @@ END
 $$;
 CREATE FUNCTION seats._check_not_frozen_now(org text) RETURNS void
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_check_not_frozen';
-CREATE FUNCTION seats._chain_head(org text) RETURNS bytea
+CREATE FUNCTION seats._chain_head(org text, OUT id bigint, OUT hash bytea)
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_chain_head';
-CREATE FUNCTION seats._chain_head_id(org text) RETURNS bigint
-    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_chain_head_id';
 -- Citus (docs/citus.md): is seats.subscription distributed, and are an
 -- org's rows on this node?
 CREATE FUNCTION seats._distributed() RETURNS boolean

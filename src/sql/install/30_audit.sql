@@ -30,11 +30,11 @@ BEGIN
     PERFORM seats._lock_chain(coalesce(p_org, ''));
     -- The head with the latest snapshot: at REPEATABLE READ the transaction's
     -- own may not show an event committed since (the block recorder's).
-    v_prev := seats._chain_head(coalesce(p_org, ''));
-    -- Above the chain's last id: the chain's order is its ids' order, and
-    -- under Citus an org's events come from the sequence of whichever node
-    -- holds it (docs/citus.md); on one node nextval is already above it.
-    v_event.id := GREATEST(nextval('seats.event_id_seq'), seats._chain_head_id(coalesce(p_org, '')) + 1);
+    -- Its id above the chain's last: the chain's order is its ids' order,
+    -- and under Citus an org's events come from the sequence of whichever
+    -- node holds it (docs/citus.md); on one node nextval is already above.
+    SELECT h.hash, GREATEST(nextval('seats.event_id_seq'), h.id + 1) INTO v_prev, v_event.id
+      FROM seats._chain_head(coalesce(p_org, '')) h;
     v_event.org := coalesce(p_org, '');
     v_event.kind := p_kind;
     v_event.at := coalesce(p_at, now());

@@ -76,3 +76,68 @@ SELECT org, to_limit, brokers_over_new_limit FROM seats.schedule_downgrade('cli-
 -- Upgrades and other changes leave it NULL.
 SELECT kind, count(*) FILTER (WHERE brokers_over_new_limit IS NOT NULL) AS with_count FROM seats.change
  GROUP BY kind ORDER BY kind;
+
+-- Every public function and procedure, called with bad arguments: no error
+-- carries a CONTEXT line of the extension's own frames. The calls are
+-- generated from the catalog, so a function added later is called too:
+-- each argument NULL; each one a value that is wrong for its type (an
+-- unknown organization or change, a negative number, an infinite time);
+-- and the same with the one known organization for every text, so that the
+-- calls get past the lookup to the checks behind it.
+\set VERBOSITY default
+\set SHOW_CONTEXT always
+-- The statements, one per function and variant: all arguments NULL; then
+-- bad values by type (text: an unknown org/code/kind, or the known org;
+-- integers: -1 for limits, 999999 for ids; numeric -1; date/time: infinity;
+-- regclass: a catalog table; text[]: an unknown org; boolean: false).
+CREATE TEMP TABLE before AS
+SELECT (SELECT count(*) FROM seats.change) AS changes, (SELECT count(*) FROM seats.event) AS events,
+       (SELECT string_agg(org || ':' || seat_limit || ':' || frozen, ',' ORDER BY org) FROM seats.subscription) AS limits;
+CREATE TEMP TABLE calls AS
+WITH f AS (
+    SELECT p.oid, p.proname, p.prokind, p.proargtypes::oid[] AS types
+      FROM pg_proc p
+     WHERE p.pronamespace = 'seats'::regnamespace AND p.proname !~ '^_'
+       AND p.prorettype <> 'trigger'::regtype AND p.pronargs > 0
+       AND p.proname NOT IN ('distribute')   -- Citus only: sql/21_citus_absent.sql
+), v(variant) AS (VALUES (1), (2), (3))
+SELECT f.proname, v.variant,
+       CASE f.prokind WHEN 'p' THEN 'CALL ' ELSE 'SELECT * FROM ' END
+       || 'seats.' || quote_ident(f.proname) || '('
+       || (SELECT string_agg(
+                CASE WHEN v.variant = 1 THEN 'NULL::' || format_type(t, NULL)
+                     ELSE CASE t
+                          WHEN 'text'::regtype THEN quote_literal(CASE v.variant WHEN 2 THEN 'no-such-thing' ELSE 'cli-a' END)
+                          WHEN 'name'::regtype THEN quote_literal('no_such_column') || '::name'
+                          WHEN 'integer'::regtype THEN '-1'
+                          WHEN 'bigint'::regtype THEN '999999::bigint'
+                          WHEN 'numeric'::regtype THEN '-1::numeric'
+                          WHEN 'date'::regtype THEN quote_literal('infinity') || '::date'
+                          WHEN 'timestamptz'::regtype THEN quote_literal('infinity') || '::timestamptz'
+                          WHEN 'regclass'::regtype THEN quote_literal('pg_class') || '::regclass'
+                          WHEN 'text[]'::regtype THEN quote_literal('{no-such-thing}') || '::text[]'
+                          WHEN 'boolean'::regtype THEN 'false'
+                          END
+                END, ', ' ORDER BY n)
+             FROM unnest(f.types) WITH ORDINALITY AS a(t, n))
+       || ')' AS stmt
+  FROM f, v;
+-- Every type of an argument has a bad value above.
+SELECT proname, stmt FROM calls WHERE stmt IS NULL;
+SELECT count(DISTINCT proname) >= 28 AS enough_functions FROM calls;
+SELECT stmt FROM calls ORDER BY proname, variant, stmt \gexec
+\set VERBOSITY terse
+-- The rule that finds the extension's frames knows a public SQL function
+-- as the wrapper of the internal one of the same name: a public SQL
+-- function that calls anything else leaves its frame in the CONTEXT.
+SELECT p.proname, m[1] AS also_calls
+  FROM pg_proc p, regexp_matches(p.prosrc, 'seats\.(\w+)', 'g') AS m
+ WHERE p.pronamespace = 'seats'::regnamespace AND p.proname !~ '^_'
+   AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'sql')
+   AND m[1] <> '_' || p.proname;
+-- Nothing of the above changed a limit or a freeze, or wrote a change or an event.
+SELECT b.changes = (SELECT count(*) FROM seats.change) AS no_change,
+       b.events = (SELECT count(*) FROM seats.event) AS no_event,
+       b.limits = (SELECT string_agg(org || ':' || seat_limit || ':' || frozen, ',' ORDER BY org)
+                     FROM seats.subscription) AS same_limits
+  FROM before b;

@@ -183,6 +183,10 @@ CREATE OR REPLACE FUNCTION seats._verify_audit(p_org text)
 AS $$
 #variable_conflict use_column
 BEGIN
+    IF p_org IS NOT NULL AND NOT EXISTS (SELECT 1 FROM seats.subscription s WHERE s.org OPERATOR(pg_catalog.=) p_org)
+       AND NOT EXISTS (SELECT 1 FROM seats.event e WHERE e.org OPERATOR(pg_catalog.=) p_org) THEN
+        RAISE EXCEPTION 'organization "%" has no subscription and no audit events', p_org USING ERRCODE = 'SB002';
+    END IF;
     RETURN QUERY
     WITH chain AS (
         SELECT e.org, e.id,
@@ -202,22 +206,10 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION seats._check_audited(p_org text) RETURNS text
-    LANGUAGE plpgsql STABLE
-AS $$
-BEGIN
-    IF p_org IS NOT NULL AND NOT EXISTS (SELECT 1 FROM seats.subscription s WHERE s.org = p_org)
-       AND NOT EXISTS (SELECT 1 FROM seats.event e WHERE e.org = p_org) THEN
-        RAISE EXCEPTION 'organization "%" has no subscription and no audit events', p_org USING ERRCODE = 'SB002';
-    END IF;
-    RETURN p_org;
-END
-$$;
-
 CREATE OR REPLACE FUNCTION seats.verify_audit(org text DEFAULT NULL)
     RETURNS TABLE (org text, events bigint, ok boolean, first_bad_event bigint)
     LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $$ SELECT * FROM seats._verify_audit(seats._check_audited($1)) $$;
+AS $$ SELECT * FROM seats._verify_audit($1) $$;
 
 CREATE OR REPLACE FUNCTION seats._plan_json(p_plan seats.plan) RETURNS jsonb
     LANGUAGE sql IMMUTABLE

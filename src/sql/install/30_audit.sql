@@ -73,7 +73,8 @@ CREATE TRIGGER event_no_truncate BEFORE TRUNCATE ON seats.event
 -- Walks each org's hash chain (and the global one, reported with a NULL
 -- org) in id order: every event must carry the previous event's hash and a
 -- hash of its own fields. Names the first event that does not. Reads only;
--- takes no lock, so it never holds up writers.
+-- takes no lock, so it never holds up writers. An org named that has
+-- neither a subscription nor an event is a typo: SB002.
 -- (PL/pgSQL: Citus plans no parameterized query of a SQL function over its tables.)
 CREATE FUNCTION seats._verify_audit(p_org text)
     RETURNS TABLE (org text, events bigint, ok boolean, first_bad_event bigint)
@@ -81,6 +82,10 @@ CREATE FUNCTION seats._verify_audit(p_org text)
 AS $$
 #variable_conflict use_column
 BEGIN
+    IF p_org IS NOT NULL AND NOT EXISTS (SELECT 1 FROM seats.subscription s WHERE s.org OPERATOR(pg_catalog.=) p_org)
+       AND NOT EXISTS (SELECT 1 FROM seats.event e WHERE e.org OPERATOR(pg_catalog.=) p_org) THEN
+        RAISE EXCEPTION 'organization "%" has no subscription and no audit events', p_org USING ERRCODE = 'SB002';
+    END IF;
     RETURN QUERY
     WITH chain AS (
         SELECT e.org, e.id,
@@ -100,22 +105,13 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION seats._check_audited(p_org text) RETURNS text
-    LANGUAGE plpgsql STABLE
-AS $$
-BEGIN
-    IF p_org IS NOT NULL AND NOT EXISTS (SELECT 1 FROM seats.subscription s WHERE s.org = p_org)
-       AND NOT EXISTS (SELECT 1 FROM seats.event e WHERE e.org = p_org) THEN
-        RAISE EXCEPTION 'organization "%" has no subscription and no audit events', p_org USING ERRCODE = 'SB002';
-    END IF;
-    RETURN p_org;
-END
-$$;
-
 -- SQL, not PL/pgSQL: the fixed signature reuses "org" for input and output.
+-- A public SQL function only forwards to its internal twin of the same name
+-- (seats.x over seats._x): that is how the error hook knows its CONTEXT
+-- frame is the extension's (core::internal_context_length).
 CREATE FUNCTION seats.verify_audit(org text DEFAULT NULL)
     RETURNS TABLE (org text, events bigint, ok boolean, first_bad_event bigint)
     LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $$ SELECT * FROM seats._verify_audit(seats._check_audited($1)) $$;
+AS $$ SELECT * FROM seats._verify_audit($1) $$;
 COMMENT ON FUNCTION seats.verify_audit(text) IS
     'Walks the per-org hash chains of seats.event (and the global one, org NULL) and names the first bad event';

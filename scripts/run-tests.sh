@@ -81,8 +81,14 @@ if cluster_start; then
 
   run_isolation isolation test/isolation
 
-  # The README's SQL blocks, as printed (test/readme/run_readme.py).
-  PGUSER=postgres python3 test/readme/run_readme.py README.md 2>&1 | tee "$logs/readme.log"
+  # The README's SQL blocks, as printed (test/readme/run_readme.py); every
+  # command of the operations page, in order, without an error; and the
+  # client page's snippets, each an excerpt of a test that runs.
+  { PGUSER=postgres python3 test/readme/run_readme.py README.md
+    PGUSER=postgres python3 test/readme/run_readme.py --no-output \
+      --setup=test/readme/operacao_setup.sql docs/operacao.pt-BR.md
+    python3 test/readme/check_excerpts.py docs/clients.md test/clients test/t README.md
+  } 2>&1 | tee "$logs/readme.log"
   record readme "$(grep -cE '^ok [0-9]+' "$logs/readme.log")" \
     "$(grep -cE '^(not ok|Bail out)' "$logs/readme.log")"
 

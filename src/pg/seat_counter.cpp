@@ -347,7 +347,9 @@ bool pending_update(const CounterRow &row) {
 }
 
 // One org's net change, under its lock. SB001 is raised by refuse(); SB002
-// is thrown as a core error, which the entry point's boundary raises.
+// is thrown as a core error, which the entry point's boundary raises; both
+// name the member table and a constraint (broker_seat_limit,
+// broker_seat_subscription) in the standard error fields.
 //
 // When another transaction holds the org's lock, a write that asks for
 // seats does not wait for it if the latest committed counter already
@@ -381,7 +383,11 @@ void apply_seat_delta(const SubscriptionTable &t, Relation rel, std::string_view
     if (!row.found) {
       if (delta <= 0) break;  // freeing a seat of an org without subscription: nothing to count
       index_close(index, RowExclusiveLock);
-      throw core::no_subscription(org);
+      // Like SB001, the member table and a constraint name in the standard fields.
+      const char *schema = source ? get_namespace_name(get_rel_namespace(source->relation)) : nullptr;
+      const char *table = source ? get_rel_name(source->relation) : nullptr;
+      throw core::no_subscription(org).about(schema ? schema : "", table ? table : "",
+                                             table ? "broker_seat_subscription" : "");
     }
     check_visible_to_transaction(rel, row, org);
     const core::LimitCheck check = core::check_limit(row.used, row.limit, delta);

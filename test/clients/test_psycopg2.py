@@ -52,6 +52,19 @@ except psycopg2.Error as e:
           "schema_name, table_name, constraint_name: %s, %s, %s" % (schema, table, constraint))
     check((seats_used, seat_limit) == (2, 2), "seats.usage after the rollback: %d/%d" % (seats_used, seat_limit))
 
+# --- SB002: a broker of an organization with no subscription names the table
+# and the constraint broker_seat_subscription in the same standard fields
+try:
+    cur.execute("INSERT INTO crm_members (org_id, name, role) VALUES ('no-such-org', 'Zé', 'broker')")
+    check(False, "a broker of an unknown organization is refused")
+except psycopg2.Error as e:
+    app.rollback()
+    check(e.pgcode == "SB002", "SQLSTATE SB002: %s" % e.pgcode)
+    check((e.diag.schema_name, e.diag.table_name, e.diag.constraint_name) ==
+          ("public", "crm_members", "broker_seat_subscription"),
+          "SB002 schema_name, table_name, constraint_name: %s, %s, %s" %
+          (e.diag.schema_name, e.diag.table_name, e.diag.constraint_name))
+
 # --- an error aborts the transaction until ROLLBACK (or ROLLBACK TO SAVEPOINT)
 try:
     cur.execute("INSERT INTO crm_members (org_id, name, role) VALUES (%s, 'Caio', 'broker')", (ORG,))

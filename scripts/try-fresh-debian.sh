@@ -74,5 +74,5 @@ for target in demo test; do
   if in_chroot "make $target" >"$root.$target.log" 2>&1; then rc=0; else rc=$?; status=1; fi
   echo "make $target: exit $rc in $(($(date +%s) - start)) s, $(wc -l <"$root.$target.log") lines (log: $root.$target.log)"
 done
-grep -E '^(total|[a-z-]+ +[0-9]+ passed|citus:|  +[0-9]+ client)' "$root.test.log" || true
+grep -E '^(total|[a-z-]+ +[0-9]+ passed|citus:|  +[0-9]+ client)' "$root.test.log" | awk '!seen[$0]++' || true
 exit $status

@@ -113,6 +113,23 @@ ROLLBACK;
 \set VERBOSITY default
 -- (try() runs it in an EXCEPTION block, a subtransaction: refused too.)
 SELECT try($$CALL seats.close_due_cycles('2099-02-01 00:00-03')$$);
+-- Called from a function (an atomic context, outside any BEGIN) it cannot
+-- commit either: 25001 up front, not PostgreSQL's 2D000 at the first batch.
+CREATE FUNCTION turn_over_from_a_function(p_as_of timestamptz) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    CALL seats.close_due_cycles(p_as_of);
+END
+$$;
+CREATE FUNCTION turn_over_from_sql(p_as_of timestamptz) RETURNS void LANGUAGE sql
+    AS $$ CALL seats.close_due_cycles(p_as_of) $$;
+\set VERBOSITY terse
+SELECT turn_over_from_a_function('2099-12-01 00:00-03');
+SELECT turn_over_from_a_function('1999-01-01 00:00-03');
+SELECT turn_over_from_sql('2099-12-01 00:00-03');
+-- A DO block at top level is not atomic: it runs (nothing is due here).
+DO $$ BEGIN CALL seats.close_due_cycles('1999-01-01 00:00-03'); END $$;
+\set VERBOSITY default
+DROP FUNCTION turn_over_from_a_function(timestamptz), turn_over_from_sql(timestamptz);
 \set VERBOSITY terse
 SET default_transaction_isolation = 'repeatable read';
 CALL seats.close_due_cycles('2099-02-01 00:00-03');

@@ -442,9 +442,15 @@ BROKER_SEATS_FUNCTION(seats_notice) {
   PG_RETURN_VOID();
 }
 
-// seats._in_transaction_block(): inside BEGIN ... COMMIT (where a procedure
-// that commits per batch cannot run).
-BROKER_SEATS_FUNCTION(seats_in_transaction_block) { PG_RETURN_BOOL(IsTransactionBlock()); }
+// seats._can_commit(): whether the procedure whose expression calls this
+// may COMMIT: called at top level (or from a top-level DO block), not
+// inside BEGIN ... COMMIT, a subtransaction, or a function (an atomic
+// context, where COMMIT raises 2D000). It must be called from the
+// procedure's own body, so that SPI's current connection is the
+// procedure's: a PL/pgSQL function in between is always atomic.
+BROKER_SEATS_FUNCTION(seats_can_commit) {
+  PG_RETURN_BOOL(!IsTransactionBlock() && SPI_inside_nonatomic_context());
+}
 
 // seats._internal_ddl(): true while seats.attach/detach change triggers, so
 // the DDL guard lets our own trigger DDL through. The setting is SUSET.

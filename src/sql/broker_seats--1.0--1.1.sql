@@ -137,8 +137,8 @@ CREATE OR REPLACE FUNCTION seats._require(p_value anyelement, p_name text) RETUR
 CREATE OR REPLACE FUNCTION seats._notice(p_message text, p_detail text DEFAULT NULL, p_hint text DEFAULT NULL) RETURNS void
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_notice';
 
-CREATE OR REPLACE FUNCTION seats._in_transaction_block() RETURNS boolean
-    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'seats_in_transaction_block';
+CREATE OR REPLACE FUNCTION seats._can_commit() RETURNS boolean
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_can_commit';
 
 CREATE OR REPLACE FUNCTION seats._log_event(p_org text, p_kind text, p_detail jsonb DEFAULT '{}',
                                  p_at timestamptz DEFAULT now(), p_change bigint DEFAULT NULL)
@@ -1361,38 +1361,6 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION seats._check_turnover_args(p_as_of timestamptz, p_batch_size int) RETURNS void
-    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    PERFORM seats._require(p_as_of, 'as_of'), seats._require(p_batch_size, 'batch_size');
-    IF p_batch_size < 1 THEN
-        RAISE EXCEPTION 'batch_size must be at least 1, got %', p_batch_size USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF NOT isfinite(p_as_of) THEN
-        RAISE EXCEPTION 'as_of must be a finite timestamp' USING ERRCODE = 'datetime_field_overflow';
-    END IF;
-    -- It commits after every batch, which a transaction block (or a
-    -- subtransaction: an EXCEPTION block around the CALL) forbids: refuse up
-    -- front, every time, not only when a batch is due.
-    IF seats._in_transaction_block() THEN
-        RAISE EXCEPTION 'seats.close_due_cycles cannot run inside a transaction block or subtransaction'
-            USING ERRCODE = 'active_sql_transaction',
-                  DETAIL = 'It commits after every batch of organizations.',
-                  HINT = 'Run it in autocommit mode: in psql outside BEGIN (\set AUTOCOMMIT on); '
-                         'psycopg2 conn.autocommit = True; psycopg 3 autocommit=True; '
-                         'SQLAlchemy isolation_level="AUTOCOMMIT"; node-postgres without BEGIN.';
-    END IF;
-    -- Each org is checked after its lock with a fresh statement snapshot;
-    -- a transaction snapshot would miss seats committed before the lock.
-    IF current_setting('transaction_isolation') <> 'read committed' THEN
-        RAISE EXCEPTION 'seats.close_due_cycles must run at READ COMMITTED, not %',
-                        current_setting('transaction_isolation')
-            USING ERRCODE = 'active_sql_transaction';
-    END IF;
-END
-$$;
-
 CREATE OR REPLACE PROCEDURE seats.close_due_cycles(as_of timestamptz DEFAULT now(), batch_size int DEFAULT 1000)
     LANGUAGE plpgsql
 AS $$
@@ -1404,6 +1372,19 @@ DECLARE
     v_message text;
 BEGIN
     PERFORM seats._check_turnover_args(as_of, batch_size);
+    -- It commits after every batch, which a transaction block, a
+    -- subtransaction (an EXCEPTION block around the CALL) and a function
+    -- calling it (an atomic context) forbid: refuse up front, every time,
+    -- not only when a batch is due. Asked here, in the procedure's own
+    -- body: only its SPI connection knows whether it may commit.
+    IF NOT seats._can_commit() THEN
+        RAISE EXCEPTION 'seats.close_due_cycles cannot run inside a transaction block, a subtransaction or a function'
+            USING ERRCODE = 'active_sql_transaction',
+                  DETAIL = 'It commits after every batch of organizations.',
+                  HINT = 'Run it in autocommit mode, as a statement of its own: in psql outside BEGIN '
+                         '(\set AUTOCOMMIT on); psycopg2 conn.autocommit = True; psycopg 3 autocommit=True; '
+                         'SQLAlchemy isolation_level="AUTOCOMMIT"; node-postgres without BEGIN.';
+    END IF;
     LOOP
         v_batch := ARRAY(SELECT o FROM seats._due_orgs(as_of, batch_size, v_failed) o);
         EXIT WHEN pg_catalog.cardinality(v_batch) = 0;
@@ -2563,7 +2544,7 @@ BEGIN
             ('seats_operator', 'PROCEDURE seats.close_due_cycles(timestamptz, int)'),
             ('seats_operator', 'FUNCTION seats._check_turnover_args(timestamptz, int)'),
             ('seats_operator', 'FUNCTION seats._require(anyelement, text)'),
-            ('seats_operator', 'FUNCTION seats._in_transaction_block()'),
+            ('seats_operator', 'FUNCTION seats._can_commit()'),
             ('seats_operator', 'FUNCTION seats._due_orgs(timestamptz, int, text[])'),
             ('seats_operator', 'FUNCTION seats._turn_over(text[], timestamptz)'),
             ('seats_operator', 'FUNCTION seats._turnover_failed(text, timestamptz, text, text)'),

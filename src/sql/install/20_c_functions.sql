@@ -107,8 +107,8 @@ CREATE FUNCTION seats._require(p_value anyelement, p_name text) RETURNS anyeleme
 CREATE FUNCTION seats._notice(p_message text, p_detail text DEFAULT NULL, p_hint text DEFAULT NULL) RETURNS void
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_notice';
 
-CREATE FUNCTION seats._in_transaction_block() RETURNS boolean
-    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'seats_in_transaction_block';
+CREATE FUNCTION seats._can_commit() RETURNS boolean
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_can_commit';
 CREATE FUNCTION seats._internal_ddl() RETURNS boolean
     LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'seats_internal_ddl';
 CREATE FUNCTION seats._boundary_selftest(kind text) RETURNS text

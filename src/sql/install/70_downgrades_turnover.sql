@@ -281,17 +281,6 @@ BEGIN
     IF NOT isfinite(p_as_of) THEN
         RAISE EXCEPTION 'as_of must be a finite timestamp' USING ERRCODE = 'datetime_field_overflow';
     END IF;
-    -- It commits after every batch, which a transaction block (or a
-    -- subtransaction: an EXCEPTION block around the CALL) forbids: refuse up
-    -- front, every time, not only when a batch is due.
-    IF seats._in_transaction_block() THEN
-        RAISE EXCEPTION 'seats.close_due_cycles cannot run inside a transaction block or subtransaction'
-            USING ERRCODE = 'active_sql_transaction',
-                  DETAIL = 'It commits after every batch of organizations.',
-                  HINT = 'Run it in autocommit mode: in psql outside BEGIN (\set AUTOCOMMIT on); '
-                         'psycopg2 conn.autocommit = True; psycopg 3 autocommit=True; '
-                         'SQLAlchemy isolation_level="AUTOCOMMIT"; node-postgres without BEGIN.';
-    END IF;
     -- Each org is checked after its lock with a fresh statement snapshot;
     -- a transaction snapshot would miss seats committed before the lock.
     IF current_setting('transaction_isolation') <> 'read committed' THEN
@@ -317,6 +306,19 @@ DECLARE
     v_message text;
 BEGIN
     PERFORM seats._check_turnover_args(as_of, batch_size);
+    -- It commits after every batch, which a transaction block, a
+    -- subtransaction (an EXCEPTION block around the CALL) and a function
+    -- calling it (an atomic context) forbid: refuse up front, every time,
+    -- not only when a batch is due. Asked here, in the procedure's own
+    -- body: only its SPI connection knows whether it may commit.
+    IF NOT seats._can_commit() THEN
+        RAISE EXCEPTION 'seats.close_due_cycles cannot run inside a transaction block, a subtransaction or a function'
+            USING ERRCODE = 'active_sql_transaction',
+                  DETAIL = 'It commits after every batch of organizations.',
+                  HINT = 'Run it in autocommit mode, as a statement of its own: in psql outside BEGIN '
+                         '(\set AUTOCOMMIT on); psycopg2 conn.autocommit = True; psycopg 3 autocommit=True; '
+                         'SQLAlchemy isolation_level="AUTOCOMMIT"; node-postgres without BEGIN.';
+    END IF;
     LOOP
         v_batch := ARRAY(SELECT o FROM seats._due_orgs(as_of, batch_size, v_failed) o);
         EXIT WHEN pg_catalog.cardinality(v_batch) = 0;

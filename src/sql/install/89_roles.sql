@@ -45,7 +45,7 @@ BEGIN
             ('seats_operator', 'PROCEDURE seats.close_due_cycles(timestamptz, int)'),
             ('seats_operator', 'FUNCTION seats._check_turnover_args(timestamptz, int)'),
             ('seats_operator', 'FUNCTION seats._require(anyelement, text)'),
-            ('seats_operator', 'FUNCTION seats._in_transaction_block()'),
+            ('seats_operator', 'FUNCTION seats._can_commit()'),
             ('seats_operator', 'FUNCTION seats._due_orgs(timestamptz, int, text[])'),
             ('seats_operator', 'FUNCTION seats._turn_over(text[], timestamptz)'),
             ('seats_operator', 'FUNCTION seats._turnover_failed(text, timestamptz, text, text)'),

@@ -90,7 +90,7 @@ SELECT kind, count(*) FILTER (WHERE brokers_over_new_limit IS NOT NULL) AS with_
 -- bad values by type (text: an unknown org/code/kind, or the known org;
 -- integers: -1 for limits, 999999 for ids; numeric -1; date/time: infinity;
 -- regclass: a catalog table; text[]: an unknown org; boolean: false).
-CREATE TEMP TABLE before AS
+CREATE TABLE battery_before AS
 SELECT (SELECT count(*) FROM seats.change) AS changes, (SELECT count(*) FROM seats.event) AS events,
        (SELECT string_agg(org || ':' || seat_limit || ':' || frozen, ',' ORDER BY org) FROM seats.subscription) AS limits;
 CREATE TEMP TABLE calls AS
@@ -125,7 +125,23 @@ SELECT f.proname, v.variant,
 -- Every type of an argument has a bad value above.
 SELECT proname, stmt FROM calls WHERE stmt IS NULL;
 SELECT count(DISTINCT proname) >= 28 AS enough_functions FROM calls;
-SELECT stmt FROM calls ORDER BY proname, variant, stmt \gexec
+-- Each call in a session of its own, as a client's first statement: the
+-- library (and its error hook) must be loaded by the call itself. The
+-- statements go to a file that is then run, \c before each.
+-- (psql names the file in each error: run it from its own directory.)
+\getenv abs_builddir PG_ABS_BUILDDIR
+\set results_dir :abs_builddir '/results'
+\cd :results_dir
+\t on
+\pset format unaligned
+\o 20_client_errors_calls.sql
+SELECT E'\\c\n' || stmt || ';' FROM calls ORDER BY proname, variant, stmt;
+-- The append-only trigger of the audit trail, as a superuser's first statement.
+SELECT E'\\c\nDELETE FROM seats.event WHERE id = 1;';
+\o
+\t off
+\pset format aligned
+\i 20_client_errors_calls.sql
 \set VERBOSITY terse
 -- The rule that finds the extension's frames knows a public SQL function
 -- as the wrapper of the internal one of the same name: a public SQL
@@ -140,4 +156,5 @@ SELECT b.changes = (SELECT count(*) FROM seats.change) AS no_change,
        b.events = (SELECT count(*) FROM seats.event) AS no_event,
        b.limits = (SELECT string_agg(org || ':' || seat_limit || ':' || frozen, ',' ORDER BY org)
                      FROM seats.subscription) AS same_limits
-  FROM before b;
+  FROM battery_before b;
+DROP TABLE battery_before;

@@ -442,6 +442,12 @@ BROKER_SEATS_FUNCTION(seats_notice) {
   PG_RETURN_VOID();
 }
 
+// seats._loaded(): nothing. Calling it loads the library, and with it the
+// error hook that keeps the extension's own frames out of what the caller
+// raises next (src/pg/error_context.cpp): for PL/pgSQL functions that can
+// raise before they call anything else in C.
+BROKER_SEATS_FUNCTION(seats_loaded) { PG_RETURN_VOID(); }
+
 // seats._can_commit(): whether the procedure whose expression calls this
 // may COMMIT: called at top level (or from a top-level DO block), not
 // inside BEGIN ... COMMIT, a subtransaction, or a function (an atomic

@@ -137,6 +137,9 @@ CREATE OR REPLACE FUNCTION seats._require(p_value anyelement, p_name text) RETUR
 CREATE OR REPLACE FUNCTION seats._notice(p_message text, p_detail text DEFAULT NULL, p_hint text DEFAULT NULL) RETURNS void
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_notice';
 
+CREATE OR REPLACE FUNCTION seats._loaded() RETURNS void
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_loaded';
+
 CREATE OR REPLACE FUNCTION seats._can_commit() RETURNS boolean
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_can_commit';
 
@@ -177,12 +180,23 @@ CREATE OR REPLACE FUNCTION seats._blocks_of(p_detail jsonb) RETURNS bigint
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT coalesce((p_detail->>'blocks')::bigint, 1) $$;
 
+CREATE OR REPLACE FUNCTION seats._event_append_only() RETURNS trigger LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM seats._loaded();
+    RAISE EXCEPTION 'seats.event is append-only: % is not allowed', TG_OP
+        USING ERRCODE = 'insufficient_privilege',
+              HINT = 'Audit events are never changed; record a new event instead.';
+END
+$$;
+
 CREATE OR REPLACE FUNCTION seats._verify_audit(p_org text)
     RETURNS TABLE (org text, events bigint, ok boolean, first_bad_event bigint)
     LANGUAGE plpgsql STABLE
 AS $$
 #variable_conflict use_column
 BEGIN
+    PERFORM seats._loaded();
     IF p_org IS NOT NULL AND NOT EXISTS (SELECT 1 FROM seats.subscription s WHERE s.org OPERATOR(pg_catalog.=) p_org)
        AND NOT EXISTS (SELECT 1 FROM seats.event e WHERE e.org OPERATOR(pg_catalog.=) p_org) THEN
         RAISE EXCEPTION 'organization "%" has no subscription and no audit events', p_org USING ERRCODE = 'SB002';
@@ -1479,6 +1493,20 @@ CREATE OR REPLACE VIEW seats.usage AS
             SELECT c.to_limit, c.effective_at FROM seats.change c
              WHERE c.org = s.org AND c.kind = 'downgrade' AND c.status IN ('scheduled', 'blocked', 'held')
              ORDER BY c.id DESC LIMIT 1) d ON true;
+
+CREATE OR REPLACE FUNCTION seats._revalidate(p_org text)
+    RETURNS TABLE (org text, counted int, recorded int, fixed boolean)
+    LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM seats._loaded();
+    IF p_org IS NOT NULL AND NOT EXISTS (SELECT 1 FROM seats.subscription s WHERE s.org = p_org) THEN
+        RAISE EXCEPTION 'organization "%" has no subscription', p_org
+            USING ERRCODE = 'SB002', HINT = 'Onboard it first with seats.onboard().';
+    END IF;
+    RETURN QUERY SELECT * FROM seats._recount(p_org, 'revalidate');
+END
+$$;
 
 CREATE OR REPLACE FUNCTION seats._daily_kpis(p_day date)
     RETURNS TABLE (day date, blocks bigint, upgrades_applied bigint, downgrades_scheduled bigint,

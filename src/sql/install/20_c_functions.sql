@@ -107,6 +107,12 @@ CREATE FUNCTION seats._require(p_value anyelement, p_name text) RETURNS anyeleme
 CREATE FUNCTION seats._notice(p_message text, p_detail text DEFAULT NULL, p_hint text DEFAULT NULL) RETURNS void
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_notice';
 
+-- Loads the library (and its error hook) in a session that has not called
+-- any C function yet: the first statement of PL/pgSQL functions that may
+-- raise before anything else of theirs is C.
+CREATE FUNCTION seats._loaded() RETURNS void
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_loaded';
+
 CREATE FUNCTION seats._can_commit() RETURNS boolean
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_can_commit';
 CREATE FUNCTION seats._internal_ddl() RETURNS boolean

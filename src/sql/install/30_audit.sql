@@ -59,6 +59,7 @@ AS $$ SELECT coalesce((p_detail->>'blocks')::bigint, 1) $$;
 CREATE FUNCTION seats._event_append_only() RETURNS trigger LANGUAGE plpgsql
 AS $$
 BEGIN
+    PERFORM seats._loaded();
     RAISE EXCEPTION 'seats.event is append-only: % is not allowed', TG_OP
         USING ERRCODE = 'insufficient_privilege',
               HINT = 'Audit events are never changed; record a new event instead.';
@@ -82,6 +83,7 @@ CREATE FUNCTION seats._verify_audit(p_org text)
 AS $$
 #variable_conflict use_column
 BEGIN
+    PERFORM seats._loaded();
     IF p_org IS NOT NULL AND NOT EXISTS (SELECT 1 FROM seats.subscription s WHERE s.org OPERATOR(pg_catalog.=) p_org)
        AND NOT EXISTS (SELECT 1 FROM seats.event e WHERE e.org OPERATOR(pg_catalog.=) p_org) THEN
         RAISE EXCEPTION 'organization "%" has no subscription and no audit events', p_org USING ERRCODE = 'SB002';

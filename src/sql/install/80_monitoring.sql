@@ -28,6 +28,7 @@ CREATE FUNCTION seats._revalidate(p_org text)
     LANGUAGE plpgsql
 AS $$
 BEGIN
+    PERFORM seats._loaded();
     IF p_org IS NOT NULL AND NOT EXISTS (SELECT 1 FROM seats.subscription s WHERE s.org = p_org) THEN
         RAISE EXCEPTION 'organization "%" has no subscription', p_org
             USING ERRCODE = 'SB002', HINT = 'Onboard it first with seats.onboard().';

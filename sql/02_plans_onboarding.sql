@@ -19,6 +19,14 @@ SELECT try($$SELECT seats.create_plan('x', 1, 'BRL', 'monthly', 'hour')$$);
 SELECT try($$SELECT seats.create_plan(NULL, 1)$$);
 SELECT try($$SELECT seats.create_plan('', 1)$$);
 SELECT try($$SELECT seats.create_plan('x', NULL)$$);
+-- A price the billing core cannot bill is refused when the plan is made,
+-- not at the plan's first quote (core::parse_decimal: at most 6 decimal
+-- places, at most 10^15 once the point is dropped).
+SELECT try($$SELECT seats.create_plan('x', 1.1234567)$$);
+SELECT try($$SELECT seats.create_plan('x', 1e20)$$);
+SELECT try($$SELECT seats.create_plan('x', 999999999999999.999999)$$);
+SELECT try($$SELECT seats.create_plan('pro', 59.9000001)$$);
+SELECT code, seat_price FROM seats.plan WHERE code IN ('x', 'pro');
 
 -- Onboarding today opens the first cycle at local midnight of today.
 SELECT org, plan, seat_limit, seats_used, frozen,

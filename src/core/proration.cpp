@@ -50,7 +50,7 @@ Decimal parse_decimal(std::string_view text) {
       if (++scale > max_price_scale) bad_price(text, "more than 6 decimal places");
     }
     mantissa = mantissa * 10 + (c - '0');
-    if (mantissa > max_price_mantissa) bad_price(text, "too large");
+    if (mantissa > max_price_mantissa) bad_price(text, "too large: at most 10^15 once the decimal point is dropped");
   }
   if (!digits) bad_price(text, "not a decimal number");
   // Trailing zeros after the point were counted in scale only when significant.

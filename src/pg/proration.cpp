@@ -101,15 +101,22 @@ ProrationCache *cache_of(FunctionCallInfo fcinfo) {
   return static_cast<ProrationCache *>(fcinfo->flinfo->fn_extra);
 }
 
-void set_price(ProrationCache *cache, Datum numeric) {
-  struct varlena *v = PG_DETOAST_DATUM_PACKED(numeric);
-  const int length = VARSIZE_ANY_EXHDR(v);
-  if (length == cache->price_length && memcmp(cache->price_bytes, VARDATA_ANY(v), length) == 0) return;
+// The price as the billing core takes it (core::parse_decimal), or 22023:
+// the one rule for prorate, quotes and upgrades, and for create_plan
+// (seats._check_price), so that no plan has a price it cannot bill.
+core::Decimal billable_price(Datum numeric) {
   char *price_text = DatumGetCString(DirectFunctionCall1(numeric_out, numeric));
   const core::Decimal price = core::parse_decimal(price_text);
   if (price.mantissa < 0)
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("seat_price must not be negative, got %s", price_text)));
-  cache->price = price;
+  return price;
+}
+
+void set_price(ProrationCache *cache, Datum numeric) {
+  struct varlena *v = PG_DETOAST_DATUM_PACKED(numeric);
+  const int length = VARSIZE_ANY_EXHDR(v);
+  if (length == cache->price_length && memcmp(cache->price_bytes, VARDATA_ANY(v), length) == 0) return;
+  cache->price = billable_price(numeric);
   if (length <= static_cast<int>(sizeof cache->price_bytes)) {
     memcpy(cache->price_bytes, VARDATA_ANY(v), length);
     cache->price_length = length;
@@ -195,6 +202,13 @@ using namespace broker_seats;
 
 // seats.prorate(seat_delta, seat_price, cycle_start, cycle_end, at,
 // granularity, time_zone, currency) -> numeric
+// seats._check_price(numeric): the price, when the billing core can bill it.
+BROKER_SEATS_FUNCTION(seats_check_price) {
+  const Datum price = PG_GETARG_DATUM(0);
+  (void)pg::billable_price(price);
+  PG_RETURN_DATUM(price);
+}
+
 BROKER_SEATS_FUNCTION(seats_prorate) { return pg::numeric_of(fcinfo, pg::compute(fcinfo)); }
 
 // seats._proration(same arguments) -> (amount, units_remaining, units_in_cycle)

@@ -137,6 +137,9 @@ CREATE OR REPLACE FUNCTION seats._require(p_value anyelement, p_name text) RETUR
 CREATE OR REPLACE FUNCTION seats._notice(p_message text, p_detail text DEFAULT NULL, p_hint text DEFAULT NULL) RETURNS void
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_notice';
 
+CREATE OR REPLACE FUNCTION seats._check_price(p_price numeric) RETURNS numeric
+    LANGUAGE c IMMUTABLE STRICT AS 'MODULE_PATHNAME', 'seats_check_price';
+
 CREATE OR REPLACE FUNCTION seats._loaded() RETURNS void
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_loaded';
 
@@ -260,7 +263,7 @@ BEGIN
     END IF;
     v_plan.code := code;
     v_plan.name := coalesce(name, code);
-    v_plan.seat_price := seat_price;
+    v_plan.seat_price := seats._check_price(seat_price);
     v_plan.currency := seats._currency(currency);
     v_plan.billing_period := seats._billing_period(billing_period);
     v_plan.proration := proration;

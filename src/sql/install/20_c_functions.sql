@@ -107,6 +107,11 @@ CREATE FUNCTION seats._require(p_value anyelement, p_name text) RETURNS anyeleme
 CREATE FUNCTION seats._notice(p_message text, p_detail text DEFAULT NULL, p_hint text DEFAULT NULL) RETURNS void
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_notice';
 
+-- The price, when the billing core can bill it (at most 6 decimal places,
+-- at most 10^15 without the point, not negative); else 22023.
+CREATE FUNCTION seats._check_price(p_price numeric) RETURNS numeric
+    LANGUAGE c IMMUTABLE STRICT AS 'MODULE_PATHNAME', 'seats_check_price';
+
 -- Loads the library (and its error hook) in a session that has not called
 -- any C function yet: the first statement of PL/pgSQL functions that may
 -- raise before anything else of theirs is C.

@@ -53,7 +53,7 @@ BEGIN
     END IF;
     v_plan.code := code;
     v_plan.name := coalesce(name, code);
-    v_plan.seat_price := seat_price;
+    v_plan.seat_price := seats._check_price(seat_price);
     v_plan.currency := seats._currency(currency);
     v_plan.billing_period := seats._billing_period(billing_period);
     v_plan.proration := proration;

@@ -81,6 +81,10 @@ SELECT try($$SELECT seats.attach('crm_bad', 'org2', 'nope')$$);
 SELECT try($$SELECT seats.attach('crm_bad', 'org2', 'role', 'nope')$$);
 SELECT try($$SELECT seats.attach('crm_bigint', 'org_id', 'role', 'active', '{}')$$);
 SELECT try($$SELECT seats.attach('crm_bigint', 'org_id', 'role', 'active', '{broker,NULL}')$$);
+-- An empty or blank role name is a typo, not a role (on a text column any
+-- string would otherwise do).
+SELECT try($$SELECT seats.attach('crm_bigint', 'org_id', 'role', 'active', '{""}')$$);
+SELECT try($$SELECT seats.attach('crm_bigint', 'org_id', 'role', 'active', '{broker," "}')$$);
 SELECT try($$SELECT seats.attach(NULL)$$);
 SELECT try($$SELECT seats.detach('crm_bad')$$);
 

@@ -82,6 +82,12 @@ SELECT try($$SELECT seats.apply_change(NULL)$$);
 SELECT id AS stale_id FROM seats.request_upgrade('u1', 10) \gset
 SELECT to_limit FROM seats.upgrade('u1', 12, NULL, '2026-11-28 10:00-03');
 SELECT try(format('SELECT seats.apply_change(%s)', :stale_id));
+-- An empty or blank request key is no key at all: refused (an ORM sending
+-- '' for "none" would otherwise make every later '' a reused key, SB004).
+SELECT try($$SELECT seats.upgrade('u1', 13, '')$$);
+SELECT try($$SELECT seats.request_upgrade('u1', 13, ' ')$$);
+SELECT try($$SELECT seats.schedule_downgrade('u1', 2, '')$$);
+SELECT count(*) AS blank_keys FROM seats.change WHERE btrim(request_key) = '';
 
 -- Second granularity, other currencies, and the calendar's clamping.
 SELECT org FROM seats.onboard('u2', 'up-sec', 1, '2026-01-01');

@@ -887,6 +887,30 @@ CREATE OR REPLACE FUNCTION seats._check_not_frozen(p_sub seats.subscription) RET
     LANGUAGE sql VOLATILE
 AS $$ SELECT seats._check_not_frozen_now(p_sub.org) $$;
 
+CREATE OR REPLACE FUNCTION seats._replay(p_org text, p_key text, p_kind text, p_to_limit int) RETURNS seats.change
+    LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    v_change seats.change;
+BEGIN
+    IF p_key IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF pg_catalog.btrim(p_key) OPERATOR(pg_catalog.=) '' THEN
+        RAISE EXCEPTION 'request_key must not be empty or blank'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass NULL for a request without a key, or the ticket or request id that makes it idempotent.';
+    END IF;
+    SELECT c.* INTO v_change FROM seats.change c WHERE c.org = p_org AND c.request_key = p_key;
+    IF FOUND AND (v_change.kind <> p_kind OR v_change.to_limit IS DISTINCT FROM p_to_limit) THEN
+        RAISE EXCEPTION 'request_key "%" was already used by change % (% to %)', p_key, v_change.id,
+                        v_change.kind, v_change.to_limit
+            USING ERRCODE = 'SB004', HINT = 'Use a new request_key for a different request.';
+    END IF;
+    RETURN v_change;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION seats._price_upgrade(p_sub seats.subscription, p_new_limit int, p_at timestamptz)
     RETURNS seats.change LANGUAGE plpgsql STABLE
 AS $$

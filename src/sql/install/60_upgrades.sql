@@ -53,6 +53,11 @@ BEGIN
     IF p_key IS NULL THEN
         RETURN NULL;
     END IF;
+    IF pg_catalog.btrim(p_key) OPERATOR(pg_catalog.=) '' THEN
+        RAISE EXCEPTION 'request_key must not be empty or blank'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass NULL for a request without a key, or the ticket or request id that makes it idempotent.';
+    END IF;
     SELECT c.* INTO v_change FROM seats.change c WHERE c.org = p_org AND c.request_key = p_key;
     IF FOUND AND (v_change.kind <> p_kind OR v_change.to_limit IS DISTINCT FROM p_to_limit) THEN
         RAISE EXCEPTION 'request_key "%" was already used by change % (% to %)', p_key, v_change.id,

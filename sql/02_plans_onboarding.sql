@@ -73,3 +73,7 @@ SELECT * FROM seats.cycle_bounds('2026-01-31', 'monthly', '2026-03-15');
 SELECT * FROM seats.cycle_bounds('2026-04-30', 'monthly', '2026-05-30');
 SELECT * FROM seats.cycle_bounds('2028-02-29', 'annual', '2029-03-01');
 SELECT try($$SELECT * FROM seats.cycle_bounds('2026-01-31', 'weekly', '2026-03-15')$$);
+-- A NULL argument is 22004 naming it, as everywhere else, not an empty set.
+SELECT try($$SELECT * FROM seats.cycle_bounds(NULL, 'monthly', '2026-03-15')$$);
+SELECT try($$SELECT * FROM seats.cycle_bounds('2026-01-31', NULL, '2026-03-15')$$);
+SELECT try($$SELECT * FROM seats.cycle_bounds('2026-01-31', 'monthly', NULL)$$);

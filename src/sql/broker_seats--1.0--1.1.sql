@@ -76,6 +76,10 @@ CREATE OR REPLACE FUNCTION seats._language(name text) RETURNS text
 CREATE OR REPLACE FUNCTION seats._business_time(from_local timestamp, to_local timestamp, open time, close time, days text)
     RETURNS interval LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'seats_business_time';
 
+CREATE OR REPLACE FUNCTION seats.cycle_bounds(anchor date, billing_period text, at date)
+    RETURNS TABLE (cycle_start date, cycle_end date)
+    LANGUAGE c IMMUTABLE PARALLEL SAFE ROWS 1 AS 'MODULE_PATHNAME', 'seats_cycle_bounds';
+
 CREATE OR REPLACE FUNCTION seats._lock_orgs(orgs text[]) RETURNS void
     LANGUAGE c AS 'MODULE_PATHNAME', 'seats_lock_orgs';
 

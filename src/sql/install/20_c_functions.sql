@@ -21,7 +21,7 @@ CREATE FUNCTION seats._business_time(from_local timestamp, to_local timestamp, o
 
 CREATE FUNCTION seats.cycle_bounds(anchor date, billing_period text, at date)
     RETURNS TABLE (cycle_start date, cycle_end date)
-    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE ROWS 1 AS 'MODULE_PATHNAME', 'seats_cycle_bounds';
+    LANGUAGE c IMMUTABLE PARALLEL SAFE ROWS 1 AS 'MODULE_PATHNAME', 'seats_cycle_bounds';
 COMMENT ON FUNCTION seats.cycle_bounds(date, text, date) IS
     'The billing cycle [cycle_start, cycle_end) containing "at": boundaries are anchor + k periods, day clamped';
 

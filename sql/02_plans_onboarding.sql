@@ -60,6 +60,16 @@ SELECT try($$SELECT seats.onboard('acme', 'pro', 4)$$);
 SELECT try($$SELECT seats.onboard('x', 'nope', 3)$$);
 SELECT try($$SELECT seats.onboard('x', 'pro', -1)$$);
 SELECT try($$SELECT seats.onboard('x', 'pro', 3, current_date, 'Mars/Olympus')$$);
+-- Only zones of the time zone database: a POSIX string such as '+03' means
+-- UTC-3 to PostgreSQL (POSIX signs are inverted), so it is refused, as are
+-- the database's non-zones; a name in other case is stored as the database
+-- spells it.
+SELECT try(format('SELECT seats.onboard(%L, %L, 3, current_date, %L)', 'tz-' || z, 'pro', z))
+  FROM unnest(ARRAY['+03', 'UTC+3', '<-03>3', 'localtime', 'posixrules', 'Factory', '', 'America', 'America/Sao_Paulo/', '../zoneinfo/UTC']) z;
+SELECT org, time_zone
+  FROM unnest(ARRAY['america/sao_paulo', 'UTC', 'Etc/GMT+3', 'asia/tokyo']) WITH ORDINALITY AS z(name, n),
+       LATERAL seats.onboard('tz-ok-' || n, 'pro', 3, current_date, name)
+ ORDER BY org;
 SELECT try($$SELECT seats.onboard(NULL, 'pro', 3)$$);
 SELECT try($$SELECT seats.onboard('', 'pro', 3)$$);
 SELECT try($$SELECT seats.onboard('x', 'pro', NULL)$$);

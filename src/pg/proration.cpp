@@ -5,6 +5,7 @@
 #include "core/currency.hpp"
 #include "core/proration.hpp"
 #include "pg/boundary.hpp"
+#include "pg/time_zone.hpp"
 
 extern "C" {
 #include "catalog/pg_type.h"
@@ -126,11 +127,11 @@ void set_price(ProrationCache *cache, Datum numeric) {
 void set_zone(ProrationCache *cache, text *name) {
   if (same_text(cache->zone_name, name) && cache->zone != nullptr) return;
   char *zone_name = text_to_cstring(name);
-  pg_tz *zone = strlen(zone_name) <= TZ_STRLEN_MAX ? pg_tzset(zone_name) : nullptr;
+  char canonical[TZ_STRLEN_MAX + 1];
+  pg_tz *zone = database_zone(zone_name, canonical);
   if (zone == nullptr) {
     cache->zone_name.length = -1;
-    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("unknown time_zone \"%s\"", zone_name),
-                    errhint("Use an IANA name such as America/Sao_Paulo (see pg_timezone_names).")));
+    unknown_time_zone(zone_name);
   }
   cache->zone = zone;
   cache->have_bounds = false;  // local dates depend on the zone

@@ -13,6 +13,7 @@
 #include "pg/seat_count.hpp"
 #include "pg/citus_shards.hpp"
 #include "pg/seat_counter.hpp"
+#include "pg/time_zone.hpp"
 
 extern "C" {
 #include "access/table.h"
@@ -178,10 +179,17 @@ BROKER_SEATS_FUNCTION(seats_check_billing_period) {
 // the first load), not a scan of pg_timezone_names, which reads the whole
 // zone directory on every call.
 BROKER_SEATS_FUNCTION(seats_time_zone_known) {
-  text *name = pg::required_text(fcinfo, 0, "time_zone");
-  const int length = VARSIZE_ANY_EXHDR(name);
-  if (length == 0 || length > TZ_STRLEN_MAX) PG_RETURN_BOOL(false);
-  PG_RETURN_BOOL(pg_tzset(text_to_cstring(name)) != nullptr);
+  char canonical[TZ_STRLEN_MAX + 1];
+  PG_RETURN_BOOL(pg::database_zone(text_to_cstring(pg::required_text(fcinfo, 0, "time_zone")), canonical) != nullptr);
+}
+
+// seats._check_time_zone(time_zone): the time zone database's spelling of
+// the zone it names, or 22023 (pg::database_zone), or 22004.
+BROKER_SEATS_FUNCTION(seats_check_time_zone) {
+  char *name = text_to_cstring(pg::required_text(fcinfo, 0, "time_zone"));
+  char canonical[TZ_STRLEN_MAX + 1];
+  if (pg::database_zone(name, canonical) == nullptr) pg::unknown_time_zone(name);
+  PG_RETURN_TEXT_P(cstring_to_text(canonical));
 }
 
 // seats._lock_org(org): the lock every writer of an org's seats takes.

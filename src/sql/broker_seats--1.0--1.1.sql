@@ -65,6 +65,8 @@ DROP FUNCTION seats._check_mapping(regclass, name, name, name);
 DROP FUNCTION seats._locked_change(bigint);
 DROP FUNCTION seats._apply_change(bigint, timestamptz);
 DROP FUNCTION seats._cancel_change(bigint, text);
+-- Issue 12: a subscription's time zone is checked (and spelled) in C.
+DROP FUNCTION seats._time_zone_known(text);
 
 CREATE OR REPLACE FUNCTION seats._customer_text(kind text, lang text, used int, seat_limit int,
                                      pending_limit int, pending_on date) RETURNS text
@@ -79,6 +81,9 @@ CREATE OR REPLACE FUNCTION seats._business_time(from_local timestamp, to_local t
 CREATE OR REPLACE FUNCTION seats.cycle_bounds(anchor date, billing_period text, at date)
     RETURNS TABLE (cycle_start date, cycle_end date)
     LANGUAGE c IMMUTABLE PARALLEL SAFE ROWS 1 AS 'MODULE_PATHNAME', 'seats_cycle_bounds';
+
+CREATE OR REPLACE FUNCTION seats._check_time_zone(p_time_zone text) RETURNS text
+    LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'seats_check_time_zone';
 
 CREATE OR REPLACE FUNCTION seats._lock_orgs(orgs text[]) RETURNS void
     LANGUAGE c AS 'MODULE_PATHNAME', 'seats_lock_orgs';
@@ -330,7 +335,7 @@ BEGIN
         RAISE EXCEPTION 'cycle_start must be a finite date, got %', cycle_start
             USING ERRCODE = 'datetime_field_overflow';
     END IF;
-    PERFORM seats._check_time_zone(time_zone);
+    time_zone := seats._check_time_zone(time_zone);   -- as the time zone database spells it
     SELECT p.* INTO v_plan FROM seats.plan p WHERE p.code = onboard.plan;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown plan "%"', plan

@@ -46,8 +46,13 @@ CREATE FUNCTION seats._currency(code text) RETURNS text
     LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'seats_normalize_currency';
 CREATE FUNCTION seats._billing_period(name text) RETURNS text
     LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'seats_check_billing_period';
-CREATE FUNCTION seats._time_zone_known(name text) RETURNS boolean
-    LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'seats_time_zone_known';
+-- A subscription's time zone: the time zone database's spelling of the
+-- zone it names (in any case), else 22023: POSIX strings such as '+03'
+-- (UTC-3 to PostgreSQL) and the database's non-zones (localtime,
+-- posixrules, Factory) name none. (1.0's seats._time_zone_known(text) is
+-- gone; its C symbol stays for a 1.0 schema.)
+CREATE FUNCTION seats._check_time_zone(p_time_zone text) RETURNS text
+    LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'seats_check_time_zone';
 CREATE FUNCTION seats._lock_org(org text) RETURNS void
     LANGUAGE c AS 'MODULE_PATHNAME', 'seats_lock_org';
 CREATE FUNCTION seats._lock_orgs(orgs text[]) RETURNS void

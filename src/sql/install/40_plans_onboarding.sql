@@ -2,19 +2,6 @@
 -- Plans and onboarding
 ------------------------------------------------------------------------------
 
-CREATE FUNCTION seats._check_time_zone(p_time_zone text) RETURNS text
-    LANGUAGE plpgsql STABLE
-AS $$
-BEGIN
-    PERFORM seats._require(p_time_zone, 'time_zone');
-    IF NOT seats._time_zone_known(p_time_zone) THEN
-        RAISE EXCEPTION 'unknown time_zone "%"', p_time_zone
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Use an IANA name such as America/Sao_Paulo (see pg_timezone_names).';
-    END IF;
-    RETURN p_time_zone;
-END
-$$;
 
 -- A plan as an event payload: money as the exact decimal string (JSON
 -- numbers become floats in most drivers).
@@ -123,7 +110,7 @@ BEGIN
         RAISE EXCEPTION 'cycle_start must be a finite date, got %', cycle_start
             USING ERRCODE = 'datetime_field_overflow';
     END IF;
-    PERFORM seats._check_time_zone(time_zone);
+    time_zone := seats._check_time_zone(time_zone);   -- as the time zone database spells it
     SELECT p.* INTO v_plan FROM seats.plan p WHERE p.code = onboard.plan;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown plan "%"', plan

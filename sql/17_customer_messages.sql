@@ -79,3 +79,31 @@ EXCEPTION WHEN OTHERS THEN
     RAISE NOTICE 'sqlstate %, schema %, table %, constraint %', v_state, v_schema, v_table, v_constraint;
 END
 $$;
+-- SB002 from a member-table write (a broker of an organization with no
+-- subscription) fills them too, with its own constraint name.
+DO $$
+DECLARE
+    v_state text; v_schema text; v_table text; v_constraint text;
+BEGIN
+    INSERT INTO msg_members (org_id, role) VALUES ('msg-nobody', 'broker');
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_schema = SCHEMA_NAME, v_table = TABLE_NAME,
+                            v_constraint = CONSTRAINT_NAME;
+    RAISE NOTICE 'sqlstate %, schema %, table %, constraint %', v_state, v_schema, v_table, v_constraint;
+END
+$$;
+
+-- A language has the same names everywhere, in any case: the setting,
+-- set_customer_language and customer_message take pt_BR, pt-BR, pt and en.
+SET broker_seats.language = 'pt';
+SHOW broker_seats.language;
+SET broker_seats.language = 'EN';
+SHOW broker_seats.language;
+RESET broker_seats.language;
+SELECT (seats.set_customer_language('msg-a', 'EN')).language;
+SELECT (seats.set_customer_language('msg-a', 'Pt')).language;
+SELECT left(seats.customer_message('upgrade_applied', 'msg-a', 'EN'), 19) AS english;
+SELECT (seats.set_customer_language('msg-a', NULL)).language;
+\set VERBOSITY terse
+SET broker_seats.language = 'fr';
+\set VERBOSITY default

@@ -4,9 +4,28 @@
 
 namespace broker_seats::core {
 
+namespace {
+
+bool same_ignoring_case(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+const char *language_name(Language language) noexcept {
+  for (const LanguageName &n : language_names)
+    if (n.shown && n.language == language) return n.name;
+  return "pt_BR";
+}
+
 Language parse_language(std::string_view name) {
-  if (name == "pt_BR" || name == "pt-BR" || name == "pt") return Language::pt_BR;
-  if (name == "en") return Language::en;
+  for (const LanguageName &n : language_names)
+    if (same_ignoring_case(name, n.name)) return n.language;
   throw Error(ErrorCode::invalid_argument, "unknown language \"" + std::string(name) + "\"", {},
               "Use pt_BR or en.");
 }

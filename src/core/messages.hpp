@@ -13,8 +13,26 @@ namespace broker_seats::core {
 
 enum class Language { pt_BR, en };
 
-// "pt_BR" (also "pt-BR", "pt") or "en"; anything else is 22023.
+// The names of the languages, for every way one is named: the setting
+// broker_seats.language (which lists the shown ones), seats.customer_message
+// and seats.set_customer_language. Matched in any case.
+struct LanguageName {
+  const char *name;
+  Language language;
+  bool shown;  // the canonical name, the one stored and listed
+};
+inline constexpr LanguageName language_names[] = {
+    {"pt_BR", Language::pt_BR, true},
+    {"pt-BR", Language::pt_BR, false},
+    {"pt", Language::pt_BR, false},
+    {"en", Language::en, true},
+};
+
+// One of language_names, in any case; anything else is 22023.
 Language parse_language(std::string_view name);
+
+// The shown name of a language ("pt_BR", "en").
+const char *language_name(Language language) noexcept;
 
 // Kinds: limit_reached, upgrade_applied, downgrade_scheduled; others are 22023.
 std::string customer_message(std::string_view kind, Language lang);

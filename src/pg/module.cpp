@@ -25,12 +25,17 @@ namespace {
 
 int language_setting = static_cast<int>(core::Language::pt_BR);
 
-const struct config_enum_entry language_options[] = {
-    {"pt_BR", static_cast<int>(core::Language::pt_BR), false},
-    {"pt-BR", static_cast<int>(core::Language::pt_BR), true},
-    {"en", static_cast<int>(core::Language::en), false},
-    {nullptr, 0, false},
-};
+// The setting's values: core::language_names (the GUC matches them in any
+// case, as core::parse_language does), the end marker after them.
+constexpr std::size_t language_count = sizeof core::language_names / sizeof core::language_names[0];
+struct config_enum_entry language_options[language_count + 1];
+
+void fill_language_options() {
+  for (std::size_t i = 0; i < language_count; ++i)
+    language_options[i] = {core::language_names[i].name, static_cast<int>(core::language_names[i].language),
+                           !core::language_names[i].shown};
+  language_options[language_count] = {nullptr, 0, false};
+}
 
 bool internal_ddl_setting = false;
 
@@ -71,6 +76,7 @@ const char *block_database() noexcept { return block_database_setting ? block_da
 // Works both preloaded and loaded on first use: nothing here needs
 // shared_preload_libraries.
 void _PG_init(void) {
+  broker_seats::pg::fill_language_options();
   DefineCustomEnumVariable("broker_seats.language", "Language of customer-facing texts (pt_BR or en).",
                            "Used by SB001 errors and seats.customer_message().",
                            &broker_seats::pg::language_setting, broker_seats::pg::language_setting,

@@ -106,7 +106,7 @@ BROKER_SEATS_FUNCTION(seats_customer_text) {
 // seats._language(name): the canonical name of a language, or 22023.
 BROKER_SEATS_FUNCTION(seats_language_name) {
   const core::Language language = core::parse_language(pg::view_of(PG_GETARG_TEXT_PP(0)));
-  PG_RETURN_TEXT_P(cstring_to_text(language == core::Language::en ? "en" : "pt_BR"));
+  PG_RETURN_TEXT_P(cstring_to_text(core::language_name(language)));
 }
 
 // seats._business_time(from_local, to_local, open, close, days): how much

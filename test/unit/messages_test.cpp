@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <initializer_list>
+
 #include "core/error.hpp"
 
 namespace core = broker_seats::core;
@@ -32,6 +34,20 @@ TEST(Messages, Languages) {
   EXPECT_EQ(core::parse_language("pt_BR"), core::Language::pt_BR);
   EXPECT_EQ(core::parse_language("en"), core::Language::en);
   EXPECT_THROW(core::parse_language("fr"), core::Error);
+  // The names the setting broker_seats.language takes, in any case, are
+  // the ones set_customer_language and customer_message take (one table).
+  for (const char *name : {"pt_BR", "pt-BR", "pt", "PT_br", "PT"})
+    EXPECT_EQ(core::parse_language(name), core::Language::pt_BR) << name;
+  for (const char *name : {"en", "EN", "En"}) EXPECT_EQ(core::parse_language(name), core::Language::en) << name;
+  for (const char *name : {"", "pt_", "english", "pt_BR ", "e"}) EXPECT_THROW(core::parse_language(name), core::Error) << name;
+  int shown = 0;
+  for (const core::LanguageName &n : core::language_names) {
+    EXPECT_EQ(core::parse_language(n.name), n.language) << n.name;
+    shown += n.shown ? 1 : 0;
+  }
+  EXPECT_EQ(shown, 2);  // pt_BR and en: what the setting lists
+  EXPECT_STREQ(core::language_name(core::Language::pt_BR), "pt_BR");
+  EXPECT_STREQ(core::language_name(core::Language::en), "en");
 }
 
 TEST(Messages, NoFreeSeatCarriesUsageAndOptions) {

@@ -108,6 +108,11 @@ SELECT seats.prorate(1, 30, cycle_start, cycle_end, cycle_start, 'day', time_zon
   FROM seats.subscription WHERE org = 'cl';
 SELECT try($$SELECT seats.prorate(1, 8, '2026-11-01', '2026-12-01', '2026-12-01')$$);
 SELECT try($$SELECT seats.prorate(1, 8, '2026-12-01', '2026-11-01', '2026-11-15')$$);
+-- Day proration counts local dates: a half-hour cycle has no day, and an
+-- `at` inside the instants can fall on cycle_end's local date.
+SELECT try($$SELECT seats.prorate(1, 10, '2030-01-01 00:00-03', '2030-01-01 00:30-03', '2030-01-01 00:10-03')$$);
+SELECT try($$SELECT seats.prorate(1, 10, '2030-01-01 00:00 UTC', '2030-02-01 00:00 UTC', '2030-01-31 23:30 UTC',
+                                  'day', 'Pacific/Kiritimati')$$);
 SELECT try($$SELECT seats.prorate(1, 8, '2026-11-01', '2026-12-01', '2026-11-15', 'hour')$$);
 SELECT try($$SELECT seats.prorate(1, 8, '2026-11-01', '2026-12-01', '2026-11-15', 'day', 'Mars/Base')$$);
 SELECT try($$SELECT seats.prorate(1, 8, '2026-11-01', '2026-12-01', '2026-11-15', 'day', 'UTC', 'XYZ')$$);

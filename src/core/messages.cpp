@@ -49,6 +49,11 @@ std::string customer_message(std::string_view kind, Language lang) {
 
 namespace {
 
+// `n` and the word for one or for many of it: "1 corretor", "2 corretores".
+std::string count_of(std::int64_t n, const char *one, const char *many) {
+  return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
 std::string local_date(const Date &d, Language lang) {
   char buf[32];
   if (lang == Language::pt_BR)
@@ -65,20 +70,20 @@ std::string customer_message(std::string_view kind, Language lang, const OrgFact
   const bool pt = lang == Language::pt_BR;
   const std::string used = std::to_string(facts.used), limit = std::to_string(facts.limit);
   if (kind == "limit_reached") {
-    text += pt ? " Em uso: " + used + " de " + limit + " assentos de corretor."
-               : " In use: " + used + " of " + limit + " broker seats.";
+    text += pt ? " Em uso: " + used + " de " + count_of(facts.limit, "assento", "assentos") + " de corretor."
+               : " In use: " + used + " of " + count_of(facts.limit, "broker seat", "broker seats") + ".";
   } else if (kind == "upgrade_applied") {
-    text += pt ? " Novo limite: " + limit + " corretores ativos (" + used + " em uso)."
-               : " New limit: " + limit + " active brokers (" + used + " in use).";
+    text += pt ? " Novo limite: " + count_of(facts.limit, "corretor ativo", "corretores ativos") + " (" + used + " em uso)."
+               : " New limit: " + count_of(facts.limit, "active broker", "active brokers") + " (" + used + " in use).";
   } else if (facts.has_pending_downgrade) {
-    const std::string to = std::to_string(facts.pending_limit), on = local_date(facts.pending_on, lang);
-    text += pt ? " Novo limite: " + to + " corretores a partir de " + on + "; até lá, o limite atual de " + limit +
-                     " continua valendo."
-               : " New limit: " + to + " brokers from " + on + "; until then your current limit of " + limit +
-                     " stays in place.";
+    const std::string on = local_date(facts.pending_on, lang);
+    text += pt ? " Novo limite: " + count_of(facts.pending_limit, "corretor", "corretores") + " a partir de " + on +
+                     "; até lá, o limite atual de " + limit + " continua valendo."
+               : " New limit: " + count_of(facts.pending_limit, "broker", "brokers") + " from " + on +
+                     "; until then your current limit of " + limit + " stays in place.";
   } else {
-    text += pt ? " Limite atual: " + limit + " corretores ativos; nenhum downgrade pendente."
-               : " Current limit: " + limit + " active brokers; no downgrade is pending.";
+    text += pt ? " Limite atual: " + count_of(facts.limit, "corretor ativo", "corretores ativos") + "; nenhum downgrade pendente."
+               : " Current limit: " + count_of(facts.limit, "active broker", "active brokers") + "; no downgrade is pending.";
   }
   return text;
 }
@@ -87,8 +92,10 @@ Error no_free_seat(std::string_view org, std::int64_t used, std::int64_t limit, 
                    Language lang) {
   const bool pt = lang == Language::pt_BR;
   const std::string usage = std::to_string(used) + "/" + std::to_string(limit);
-  std::string detail = pt ? "Organização " + std::string(org) + ": " + usage + " assentos de corretor em uso"
-                          : "Organization " + std::string(org) + ": " + usage + " broker seats in use";
+  std::string detail = pt ? "Organização " + std::string(org) + ": " + usage +
+                                (limit == 1 ? " assento de corretor em uso" : " assentos de corretor em uso")
+                          : "Organization " + std::string(org) + ": " + usage +
+                                (limit == 1 ? " broker seat in use" : " broker seats in use");
   if (requested > 1)
     detail += pt ? "; a operação pedia mais " + std::to_string(requested) + "."
                  : "; the statement asked for " + std::to_string(requested) + " more.";
@@ -102,7 +109,7 @@ Error no_free_seat(std::string_view org, std::int64_t used, std::int64_t limit, 
 
 Error no_subscription(std::string_view org) {
   return Error(ErrorCode::no_subscription, "organization \"" + std::string(org) + "\" has no subscription", {},
-               "onboard it first with seats.onboard()");
+               "Onboard it first with seats.onboard().");
 }
 
 }  // namespace broker_seats::core

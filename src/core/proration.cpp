@@ -82,10 +82,16 @@ Granularity parse_granularity(std::string_view name) {
 }
 
 Units day_units(const Date &start, const Date &end, const Date &at) {
+  // Day proration counts local dates (in time_zone): a cycle or an `at`
+  // that is fine in instants can still be empty or outside in dates.
   const std::int64_t total = days_between(start, end);
-  if (total <= 0) throw Error(ErrorCode::invalid_argument, "the cycle is empty: cycle_end must be after cycle_start");
+  if (total <= 0)
+    throw Error(ErrorCode::invalid_argument, "the cycle has no day: cycle_end's local date must be after cycle_start's",
+                "Day proration counts local dates in time_zone; use granularity 'second' for a cycle shorter than a day.");
   if (at < start || !(at < end))
-    throw Error(ErrorCode::invalid_argument, "at lies outside the cycle", "Proration applies within [cycle_start, cycle_end).");
+    throw Error(ErrorCode::invalid_argument, "at lies outside the cycle's local dates",
+                "Day proration counts local dates in time_zone: at's local date must be on or after cycle_start's and "
+                "before cycle_end's.");
   return Units{days_between(at, end), total};
 }
 

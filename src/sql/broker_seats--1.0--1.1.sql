@@ -1155,7 +1155,7 @@ BEGIN
     v_change := seats._locked_change(p_id, p_org);
     v_org := v_change.org;
     IF v_change.kind <> 'upgrade' THEN
-        RAISE EXCEPTION 'change % is a %: only requested upgrades are applied by hand', p_id, v_change.kind
+        RAISE EXCEPTION 'change % (%) is not an upgrade: only requested upgrades are applied by hand', p_id, v_change.kind
             USING ERRCODE = 'SB004', HINT = 'Downgrades take effect at the cycle turnover.';
     END IF;
     IF v_change.status <> 'requested' THEN
@@ -1749,7 +1749,7 @@ AS $$
       ('block_spike_factor', '3', 'numeric',
        'block_spike: today''s blocks must exceed this many times the median of the baseline days'),
       ('block_spike_min_blocks', '10', 'integer',
-       'block_spike: and be at least this many'),
+       'block_spike: today''s blocks must also be at least this many'),
       ('block_spike_baseline_days', '7', 'integer',
        'block_spike: the days before today whose daily blocks give the median (days without blocks count as 0)'),
       ('upgrade_sla', '30 minutes', 'interval',

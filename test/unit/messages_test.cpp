@@ -92,3 +92,34 @@ TEST(Messages, FilledWithTheOrganizationsNumbers) {
             std::string::npos);
   EXPECT_THROW(core::customer_message("nope", core::Language::en, facts), core::Error);
 }
+
+TEST(Messages, OneIsSingular) {
+  core::OrgFacts facts;
+  facts.used = 1;
+  facts.limit = 1;
+  const auto tail = [&](const char *kind, core::Language lang) {
+    const std::string base = core::customer_message(kind, lang);
+    return core::customer_message(kind, lang, facts).substr(base.size());
+  };
+  EXPECT_EQ(tail("limit_reached", core::Language::pt_BR), " Em uso: 1 de 1 assento de corretor.");
+  EXPECT_EQ(tail("limit_reached", core::Language::en), " In use: 1 of 1 broker seat.");
+  EXPECT_EQ(tail("upgrade_applied", core::Language::pt_BR), " Novo limite: 1 corretor ativo (1 em uso).");
+  EXPECT_EQ(tail("upgrade_applied", core::Language::en), " New limit: 1 active broker (1 in use).");
+  EXPECT_EQ(tail("downgrade_scheduled", core::Language::pt_BR), " Limite atual: 1 corretor ativo; nenhum downgrade pendente.");
+  EXPECT_EQ(tail("downgrade_scheduled", core::Language::en), " Current limit: 1 active broker; no downgrade is pending.");
+  facts.limit = 0;
+  facts.used = 0;
+  EXPECT_EQ(tail("limit_reached", core::Language::pt_BR), " Em uso: 0 de 0 assentos de corretor.");
+  facts.limit = 2;
+  facts.has_pending_downgrade = true;
+  facts.pending_limit = 1;
+  facts.pending_on = core::Date{2027, 1, 5};
+  EXPECT_EQ(tail("downgrade_scheduled", core::Language::pt_BR),
+            " Novo limite: 1 corretor a partir de 05/01/2027; até lá, o limite atual de 2 continua valendo.");
+  EXPECT_EQ(tail("downgrade_scheduled", core::Language::en),
+            " New limit: 1 broker from 2027-01-05; until then your current limit of 2 stays in place.");
+  const core::Error one = core::no_free_seat("acme", 1, 1, 1, core::Language::pt_BR);
+  EXPECT_EQ(one.detail(), "Organização acme: 1/1 assento de corretor em uso.");
+  const core::Error one_en = core::no_free_seat("acme", 1, 1, 1, core::Language::en);
+  EXPECT_EQ(one_en.detail(), "Organization acme: 1/1 broker seat in use.");
+}

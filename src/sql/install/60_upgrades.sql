@@ -347,7 +347,7 @@ BEGIN
     v_change := seats._locked_change(p_id, p_org);
     v_org := v_change.org;
     IF v_change.kind <> 'upgrade' THEN
-        RAISE EXCEPTION 'change % is a %: only requested upgrades are applied by hand', p_id, v_change.kind
+        RAISE EXCEPTION 'change % (%) is not an upgrade: only requested upgrades are applied by hand', p_id, v_change.kind
             USING ERRCODE = 'SB004', HINT = 'Downgrades take effect at the cycle turnover.';
     END IF;
     IF v_change.status <> 'requested' THEN

@@ -13,7 +13,7 @@ AS $$
       ('block_spike_factor', '3', 'numeric',
        'block_spike: today''s blocks must exceed this many times the median of the baseline days'),
       ('block_spike_min_blocks', '10', 'integer',
-       'block_spike: and be at least this many'),
+       'block_spike: today''s blocks must also be at least this many'),
       ('block_spike_baseline_days', '7', 'integer',
        'block_spike: the days before today whose daily blocks give the median (days without blocks count as 0)'),
       ('upgrade_sla', '30 minutes', 'interval',

@@ -44,6 +44,7 @@ SELECT try($$SELECT seats.schedule_downgrade('nobody', 1)$$);
 SELECT try($$SELECT seats.cancel_change(99999999, 'x')$$);
 SELECT try($$SELECT seats.cancel_change(2001, 'onboarding is not pending')$$);
 SELECT try($$SELECT seats.cancel_change(2001, NULL)$$);
+SELECT try(format('SELECT seats.cancel_change(%s, %L)', :replaced_id, '  '));  -- a blank reason is none
 SELECT try($$CALL seats.close_due_cycles('2099-02-01', 0)$$);
 SELECT try($$CALL seats.close_due_cycles(NULL)$$);
 SELECT try($$CALL seats.close_due_cycles('infinity')$$);

@@ -71,3 +71,5 @@ SELECT status, regexp_replace(detail, 'event \d+', 'event N') AS detail FROM sea
 SELECT count(*) AS items FROM seats.daily_checklist();
 \set VERBOSITY terse
 SELECT * FROM seats.daily_checklist(NULL);
+SELECT * FROM seats.daily_checklist('infinity');
+SELECT * FROM seats.daily_kpis('-infinity');

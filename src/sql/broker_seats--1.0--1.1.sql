@@ -1265,6 +1265,9 @@ DECLARE
     v_change seats.change;
 BEGIN
     PERFORM seats._require(p_id, 'change_id'), seats._require(p_reason, 'reason');
+    IF btrim(p_reason) = '' THEN
+        RAISE EXCEPTION 'a cancellation needs a reason' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     v_org := seats._change_elsewhere(p_id, p_org);
     IF v_org IS NOT NULL THEN  -- Citus: on the worker that holds the org
         SELECT * INTO v_change FROM seats._cancel_change_at(v_org, p_id, p_reason);
@@ -1556,6 +1559,9 @@ CREATE OR REPLACE FUNCTION seats._daily_kpis(p_day date)
 AS $$
 #variable_conflict use_column
 BEGIN
+    IF NOT isfinite(seats._require(p_day, 'day')) THEN
+        RAISE EXCEPTION 'day must be a finite date, got %', p_day USING ERRCODE = 'datetime_field_overflow';
+    END IF;
     RETURN QUERY
     WITH bounds AS (
         SELECT seats._require(p_day, 'day')::timestamp::timestamptz AS day_start,
@@ -2124,6 +2130,9 @@ DECLARE
     v_n bigint;
     v_rec record;
 BEGIN
+    IF NOT isfinite(p_day) THEN
+        RAISE EXCEPTION 'day must be a finite date, got %', p_day USING ERRCODE = 'datetime_field_overflow';
+    END IF;
     -- 1. Open incidents.
     SELECT pg_catalog.count(*),
            pg_catalog.string_agg(format('#%s %s%s: %s (opened %s by %s)', i.id, i.severity,

@@ -97,6 +97,9 @@ DECLARE
     v_change seats.change;
 BEGIN
     PERFORM seats._require(p_id, 'change_id'), seats._require(p_reason, 'reason');
+    IF btrim(p_reason) = '' THEN
+        RAISE EXCEPTION 'a cancellation needs a reason' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     v_org := seats._change_elsewhere(p_id, p_org);
     IF v_org IS NOT NULL THEN  -- Citus: on the worker that holds the org
         SELECT * INTO v_change FROM seats._cancel_change_at(v_org, p_id, p_reason);

@@ -58,6 +58,9 @@ CREATE FUNCTION seats._daily_kpis(p_day date)
 AS $$
 #variable_conflict use_column
 BEGIN
+    IF NOT isfinite(seats._require(p_day, 'day')) THEN
+        RAISE EXCEPTION 'day must be a finite date, got %', p_day USING ERRCODE = 'datetime_field_overflow';
+    END IF;
     RETURN QUERY
     WITH bounds AS (
         SELECT seats._require(p_day, 'day')::timestamp::timestamptz AS day_start,

@@ -410,6 +410,9 @@ DECLARE
     v_n bigint;
     v_rec record;
 BEGIN
+    IF NOT isfinite(p_day) THEN
+        RAISE EXCEPTION 'day must be a finite date, got %', p_day USING ERRCODE = 'datetime_field_overflow';
+    END IF;
     -- 1. Open incidents.
     SELECT pg_catalog.count(*),
            pg_catalog.string_agg(format('#%s %s%s: %s (opened %s by %s)', i.id, i.severity,

@@ -129,6 +129,17 @@ SELECT turn_over_from_a_function('1999-01-01 00:00-03');
 SELECT turn_over_from_sql('2099-12-01 00:00-03');
 -- A DO block at top level is not atomic: it runs (nothing is due here).
 DO $$ BEGIN CALL seats.close_due_cycles('1999-01-01 00:00-03'); END $$;
+-- In a loop over a query that writes, PostgreSQL refuses any COMMIT
+-- (55000); the procedure commits first thing, so that is every time too,
+-- not only when a batch is due, and before any work.
+CREATE TABLE turnover_side (x int);
+INSERT INTO turnover_side VALUES (1);
+DO $$ DECLARE r record; BEGIN
+    FOR r IN UPDATE turnover_side SET x = x RETURNING * LOOP
+        CALL seats.close_due_cycles('1999-01-01 00:00-03');
+    END LOOP;
+END $$;
+DROP TABLE turnover_side;
 \set VERBOSITY default
 DROP FUNCTION turn_over_from_a_function(timestamptz), turn_over_from_sql(timestamptz);
 \set VERBOSITY terse

@@ -158,3 +158,12 @@ SELECT b.changes = (SELECT count(*) FROM seats.change) AS no_change,
                      FROM seats.subscription) AS same_limits
   FROM battery_before b;
 DROP TABLE battery_before;
+
+-- A bad broker_seats.language set before the library is loaded is kept as
+-- a placeholder; loading the library then warns and falls back to the
+-- default, and that warning carries no CONTEXT of ours either.
+\set VERBOSITY default
+\c
+SET broker_seats.language = 'klingon';
+SELECT left(seats.customer_message('upgrade_applied', NULL), 19) AS text;
+SHOW broker_seats.language;

@@ -76,6 +76,9 @@ const char *block_database() noexcept { return block_database_setting ? block_da
 // Works both preloaded and loaded on first use: nothing here needs
 // shared_preload_libraries.
 void _PG_init(void) {
+  // The error hook first: defining the settings below can warn about a
+  // value set before the library was loaded, from inside our functions.
+  broker_seats::pg::install_error_context_hook();
   broker_seats::pg::fill_language_options();
   DefineCustomEnumVariable("broker_seats.language", "Language of customer-facing texts (pt_BR or en).",
                            "Used by SB001 errors and seats.customer_message().",
@@ -115,5 +118,4 @@ void _PG_init(void) {
   broker_seats::pg::register_member_column_invalidation();
   broker_seats::pg::register_seat_counter_callbacks();
   broker_seats::pg::install_statement_hooks();
-  broker_seats::pg::install_error_context_hook();
 }

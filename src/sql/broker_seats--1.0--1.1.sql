@@ -1443,6 +1443,10 @@ BEGIN
                          '(\set AUTOCOMMIT on); psycopg2 conn.autocommit = True; psycopg 3 autocommit=True; '
                          'SQLAlchemy isolation_level="AUTOCOMMIT"; node-postgres without BEGIN.';
     END IF;
+    -- Commit first thing: where PostgreSQL refuses a COMMIT for a reason
+    -- SPI cannot tell (a loop over a query that writes, 55000), that is
+    -- then every time and before any work, not at the first due batch.
+    COMMIT;
     LOOP
         v_batch := ARRAY(SELECT o FROM seats._due_orgs(as_of, batch_size, v_failed) o);
         EXIT WHEN pg_catalog.cardinality(v_batch) = 0;

@@ -65,7 +65,8 @@ SELECT try($$SELECT seats.onboard('x', 'pro', 3, current_date, 'Mars/Olympus')$$
 -- the database's non-zones; a name in other case is stored as the database
 -- spells it.
 SELECT try(format('SELECT seats.onboard(%L, %L, 3, current_date, %L)', 'tz-' || z, 'pro', z))
-  FROM unnest(ARRAY['+03', 'UTC+3', '<-03>3', 'localtime', 'posixrules', 'Factory', '', 'America', 'America/Sao_Paulo/', '../zoneinfo/UTC']) z;
+  FROM unnest(ARRAY['+03', 'UTC+3', '<-03>3', 'localtime', 'posixrules', 'Factory', '', 'America', 'America/Sao_Paulo/', '../zoneinfo/UTC',
+                     'posix/Factory', 'right/UTC', 'RIGHT/america/sao_paulo']) z;
 SELECT org, time_zone
   FROM unnest(ARRAY['america/sao_paulo', 'UTC', 'Etc/GMT+3', 'asia/tokyo']) WITH ORDINALITY AS z(name, n),
        LATERAL seats.onboard('tz-ok-' || n, 'pro', 3, current_date, name)

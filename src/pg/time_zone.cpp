@@ -24,9 +24,16 @@ pg_tz *database_zone(const char *name, char *canonical) {
   const bool regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
   close(fd);
   if (!regular) return nullptr;
+  // The database's non-zones, also under its posix/ and right/ trees.
+  const char *slash = std::strrchr(canonical, '/');
+  const char *base = slash ? slash + 1 : canonical;
   for (const char *non_zone : {"localtime", "posixrules", "Factory"})
-    if (std::strcmp(canonical, non_zone) == 0) return nullptr;
-  return pg_tzset(canonical);
+    if (std::strcmp(base, non_zone) == 0) return nullptr;
+  pg_tz *zone = pg_tzset(canonical);
+  // Zones with leap seconds (right/...), which PostgreSQL refuses as a
+  // TimeZone too: its timestamps have none.
+  if (zone != nullptr && !pg_tz_acceptable(zone)) return nullptr;
+  return zone;
 }
 
 void unknown_time_zone(const char *name) {

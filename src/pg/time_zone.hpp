@@ -14,8 +14,9 @@ namespace broker_seats::pg {
 // database, its spelling there copied into `canonical` (TZ_STRLEN_MAX + 1
 // bytes); nullptr for anything else: a POSIX string such as "+03" (which
 // PostgreSQL reads as UTC-3: POSIX signs are inverted), the database's
-// non-zones (localtime, posixrules, Factory), a directory, an empty or too
-// long name.
+// non-zones (localtime, posixrules, Factory, also under posix/ or right/),
+// a zone with leap seconds (right/...), a directory, an empty or too long
+// name.
 pg_tz *database_zone(const char *name, char *canonical);
 
 // 22023 for a time_zone that names no zone, with what to use instead.

@@ -167,3 +167,22 @@ DROP TABLE battery_before;
 SET broker_seats.language = 'klingon';
 SELECT left(seats.customer_message('upgrade_applied', NULL), 19) AS text;
 SHOW broker_seats.language;
+
+-- Blank is nothing to read, not only spaces: tabs, line breaks, no-break
+-- and zero-width spaces (core::is_blank), for every argument that must say
+-- something. Each is 22023 before anything is written.
+\set VERBOSITY terse
+SELECT seats.upgrade('cli-a', 9, E'\t');
+SELECT seats.request_upgrade('cli-a', 9, U&'\00A0');
+SELECT seats.schedule_downgrade('cli-a', 1, E' \r\n');
+SELECT seats.cancel_change(999999, U&'\200B');
+SELECT seats.create_plan(E'\t', 1);
+SELECT seats.attach('cli_members', seat_roles => ARRAY['broker', E'\n']);
+SELECT seats.open_incident('P2', U&'\3000');
+SELECT seats.freeze(E'\t', 'cli-a');
+SELECT id AS blank_incident FROM seats.open_incident('P1', 'blank arguments') \gset
+SELECT seats.close_incident(:blank_incident, U&'\FEFF ');
+SELECT seats.revert_change(999999, :blank_incident, E'\t\t');
+SELECT count(*) AS blank_keys FROM seats.change WHERE seats._blank(request_key);
+SELECT seat_roles FROM seats.attachment WHERE relid = 'cli_members'::regclass;
+\set VERBOSITY default

@@ -6,6 +6,7 @@
 #include "core/calendar.hpp"
 #include "core/currency.hpp"
 #include "core/messages.hpp"
+#include "core/text.hpp"
 #include "pg/boundary.hpp"
 #include "pg/module.hpp"
 #include "pg/member_columns.hpp"
@@ -18,6 +19,7 @@
 extern "C" {
 #include "access/table.h"
 #include "access/xact.h"
+#include "mb/pg_wchar.h"
 #include "executor/spi.h"
 #include "catalog/pg_type.h"
 #include "utils/array.h"
@@ -433,6 +435,17 @@ BROKER_SEATS_FUNCTION(seats_require) {
     ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("%s must not be null", text_to_cstring(name))));
   }
   PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+}
+
+// seats._blank(value): whether the text says nothing (core::is_blank); in
+// a database whose encoding is not UTF-8, only ASCII white space is blank.
+BROKER_SEATS_FUNCTION(seats_blank) {
+  text *value = PG_GETARG_TEXT_PP(0);
+  const std::string_view bytes = pg::view_of(value);
+  if (GetDatabaseEncoding() != PG_UTF8)
+    for (const char c : bytes)
+      if (static_cast<unsigned char>(c) >= 0x80) PG_RETURN_BOOL(false);
+  PG_RETURN_BOOL(core::is_blank(bytes));
 }
 
 // seats._notice(message, detail, hint): a NOTICE of the extension's own,

@@ -149,6 +149,9 @@ CREATE OR REPLACE FUNCTION seats._notice(p_message text, p_detail text DEFAULT N
 CREATE OR REPLACE FUNCTION seats._check_price(p_price numeric) RETURNS numeric
     LANGUAGE c IMMUTABLE STRICT AS 'MODULE_PATHNAME', 'seats_check_price';
 
+CREATE OR REPLACE FUNCTION seats._blank(p_value text) RETURNS boolean
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'seats_blank';
+
 CREATE OR REPLACE FUNCTION seats._loaded() RETURNS void
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'seats_loaded';
 
@@ -255,8 +258,8 @@ BEGIN
     PERFORM seats._require(code, 'code'), seats._require(seat_price, 'seat_price'),
             seats._require(currency, 'currency'), seats._require(billing_period, 'billing_period'),
             seats._require(proration, 'proration');
-    IF code = '' THEN
-        RAISE EXCEPTION 'plan code must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    IF seats._blank(code) THEN
+        RAISE EXCEPTION 'plan code must not be empty or blank' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF seat_price IN ('NaN'::numeric, 'Infinity'::numeric, '-Infinity'::numeric) THEN
         RAISE EXCEPTION 'seat_price must be a finite amount, got %', seat_price
@@ -653,7 +656,7 @@ BEGIN
         RAISE EXCEPTION 'seat_roles must name at least one role and no NULL'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF EXISTS (SELECT 1 FROM pg_catalog.unnest(seat_roles) r WHERE pg_catalog.btrim(r) OPERATOR(pg_catalog.=) '') THEN
+    IF EXISTS (SELECT 1 FROM pg_catalog.unnest(seat_roles) r WHERE seats._blank(r)) THEN
         RAISE EXCEPTION 'seat_roles must not hold an empty or blank role name, got %', seat_roles
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Name the roles whose active members use a seat, e.g. ''{broker}''.';
@@ -905,7 +908,7 @@ BEGIN
     IF p_key IS NULL THEN
         RETURN NULL;
     END IF;
-    IF pg_catalog.btrim(p_key) OPERATOR(pg_catalog.=) '' THEN
+    IF seats._blank(p_key) THEN
         RAISE EXCEPTION 'request_key must not be empty or blank'
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Pass NULL for a request without a key, or the ticket or request id that makes it idempotent.';
@@ -1265,7 +1268,7 @@ DECLARE
     v_change seats.change;
 BEGIN
     PERFORM seats._require(p_id, 'change_id'), seats._require(p_reason, 'reason');
-    IF btrim(p_reason) = '' THEN
+    IF seats._blank(p_reason) THEN
         RAISE EXCEPTION 'a cancellation needs a reason' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     v_org := seats._change_elsewhere(p_id, p_org);
@@ -2256,7 +2259,7 @@ BEGIN
         RAISE EXCEPTION 'unknown severity "%"', p_severity USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Use P0 (total outage or wrong charges), P1 (partial) or P2 (minor), runbook §6.1.';
     END IF;
-    IF btrim(p_impact) = '' THEN
+    IF seats._blank(p_impact) THEN
         RAISE EXCEPTION 'impact must describe the incident' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF p_org IS NOT NULL THEN
@@ -2294,7 +2297,7 @@ BEGIN
         IF p_postmortem IS NULL THEN
             RAISE EXCEPTION 'postmortem must not be null: closing a % incident needs one', v_incident.severity
                 USING ERRCODE = 'null_value_not_allowed';
-        ELSIF btrim(p_postmortem) = '' THEN
+        ELSIF seats._blank(p_postmortem) THEN
             RAISE EXCEPTION 'closing a % incident needs a postmortem', v_incident.severity
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = 'Say what happened, the impact, the cause and what prevents it next time.';
@@ -2323,7 +2326,7 @@ BEGIN
         RETURN;
     END IF;
     PERFORM seats._require(p_reason, 'reason');
-    IF btrim(p_reason) = '' THEN
+    IF seats._blank(p_reason) THEN
         RAISE EXCEPTION 'a freeze needs a reason' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF p_incident IS NOT NULL AND NOT EXISTS (SELECT 1 FROM seats.incident i WHERE i.id = p_incident) THEN
@@ -2396,7 +2399,7 @@ BEGIN
         RAISE EXCEPTION 'incident % does not exist', p_incident USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Open one first: SELECT seats.open_incident(''P1'', ''<impact>'', <org>);';
     END IF;
-    IF btrim(p_reason) = '' THEN
+    IF seats._blank(p_reason) THEN
         RAISE EXCEPTION 'a revert needs a reason' USING ERRCODE = 'invalid_parameter_value';
     END IF;
 END

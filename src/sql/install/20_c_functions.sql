@@ -117,6 +117,12 @@ CREATE FUNCTION seats._notice(p_message text, p_detail text DEFAULT NULL, p_hint
 CREATE FUNCTION seats._check_price(p_price numeric) RETURNS numeric
     LANGUAGE c IMMUTABLE STRICT AS 'MODULE_PATHNAME', 'seats_check_price';
 
+-- Whether a text says nothing: empty, or only white space and invisible
+-- format characters (core::is_blank). Reasons, impacts, request keys, role
+-- names and plan codes must say something.
+CREATE FUNCTION seats._blank(p_value text) RETURNS boolean
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'seats_blank';
+
 -- Loads the library (and its error hook) in a session that has not called
 -- any C function yet: the first statement of PL/pgSQL functions that may
 -- raise before anything else of theirs is C.

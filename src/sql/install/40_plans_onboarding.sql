@@ -23,8 +23,8 @@ BEGIN
     PERFORM seats._require(code, 'code'), seats._require(seat_price, 'seat_price'),
             seats._require(currency, 'currency'), seats._require(billing_period, 'billing_period'),
             seats._require(proration, 'proration');
-    IF code = '' THEN
-        RAISE EXCEPTION 'plan code must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    IF seats._blank(code) THEN
+        RAISE EXCEPTION 'plan code must not be empty or blank' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF seat_price IN ('NaN'::numeric, 'Infinity'::numeric, '-Infinity'::numeric) THEN
         RAISE EXCEPTION 'seat_price must be a finite amount, got %', seat_price

@@ -359,7 +359,7 @@ BEGIN
         RAISE EXCEPTION 'seat_roles must name at least one role and no NULL'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF EXISTS (SELECT 1 FROM pg_catalog.unnest(seat_roles) r WHERE pg_catalog.btrim(r) OPERATOR(pg_catalog.=) '') THEN
+    IF EXISTS (SELECT 1 FROM pg_catalog.unnest(seat_roles) r WHERE seats._blank(r)) THEN
         RAISE EXCEPTION 'seat_roles must not hold an empty or blank role name, got %', seat_roles
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Name the roles whose active members use a seat, e.g. ''{broker}''.';

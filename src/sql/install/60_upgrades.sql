@@ -53,7 +53,7 @@ BEGIN
     IF p_key IS NULL THEN
         RETURN NULL;
     END IF;
-    IF pg_catalog.btrim(p_key) OPERATOR(pg_catalog.=) '' THEN
+    IF seats._blank(p_key) THEN
         RAISE EXCEPTION 'request_key must not be empty or blank'
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Pass NULL for a request without a key, or the ticket or request id that makes it idempotent.';

@@ -97,7 +97,7 @@ DECLARE
     v_change seats.change;
 BEGIN
     PERFORM seats._require(p_id, 'change_id'), seats._require(p_reason, 'reason');
-    IF btrim(p_reason) = '' THEN
+    IF seats._blank(p_reason) THEN
         RAISE EXCEPTION 'a cancellation needs a reason' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     v_org := seats._change_elsewhere(p_id, p_org);

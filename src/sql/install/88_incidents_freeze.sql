@@ -13,7 +13,7 @@ BEGIN
         RAISE EXCEPTION 'unknown severity "%"', p_severity USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Use P0 (total outage or wrong charges), P1 (partial) or P2 (minor), runbook §6.1.';
     END IF;
-    IF btrim(p_impact) = '' THEN
+    IF seats._blank(p_impact) THEN
         RAISE EXCEPTION 'impact must describe the incident' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF p_org IS NOT NULL THEN
@@ -53,7 +53,7 @@ BEGIN
         IF p_postmortem IS NULL THEN
             RAISE EXCEPTION 'postmortem must not be null: closing a % incident needs one', v_incident.severity
                 USING ERRCODE = 'null_value_not_allowed';
-        ELSIF btrim(p_postmortem) = '' THEN
+        ELSIF seats._blank(p_postmortem) THEN
             RAISE EXCEPTION 'closing a % incident needs a postmortem', v_incident.severity
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = 'Say what happened, the impact, the cause and what prevents it next time.';
@@ -87,7 +87,7 @@ BEGIN
         RETURN;
     END IF;
     PERFORM seats._require(p_reason, 'reason');
-    IF btrim(p_reason) = '' THEN
+    IF seats._blank(p_reason) THEN
         RAISE EXCEPTION 'a freeze needs a reason' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF p_incident IS NOT NULL AND NOT EXISTS (SELECT 1 FROM seats.incident i WHERE i.id = p_incident) THEN

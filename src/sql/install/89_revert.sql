@@ -13,7 +13,7 @@ BEGIN
         RAISE EXCEPTION 'incident % does not exist', p_incident USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Open one first: SELECT seats.open_incident(''P1'', ''<impact>'', <org>);';
     END IF;
-    IF btrim(p_reason) = '' THEN
+    IF seats._blank(p_reason) THEN
         RAISE EXCEPTION 'a revert needs a reason' USING ERRCODE = 'invalid_parameter_value';
     END IF;
 END

@@ -9,7 +9,11 @@
 #   (the pooler's behaviour: don't do this); SET LOCAL does not leak;
 # - the hard limit holds with three clients at once on three server
 #   connections;
-# - CALL seats.close_due_cycles(...) in autocommit works in transaction mode.
+# - CALL seats.close_due_cycles(...) in autocommit works in transaction mode;
+# - what the pooler refuses that apps send (docs/clients.md): startup
+#   options, and psycopg 3's automatic named prepared statements, which two
+#   clients sharing one server connection collide on unless
+#   prepare_threshold=None.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -254,6 +258,49 @@ is($node->safe_psql('postgres', q{
 	'4 true', 'every subscription was turned over up to that date');
 is($node->safe_psql('postgres', q{SELECT status FROM seats.change WHERE org = 'cinco' AND kind = 'downgrade'}),
 	'blocked', "cinco's downgrade to 4 is blocked (5 active brokers)");
+
+# 6. What pgbouncer 1.18 refuses that drivers send. Settings as startup
+# options (PGOPTIONS, libpq's options=):
+{
+	local $ENV{PGOPTIONS} = '-c broker_seats.language=en';
+	($rc, $out, $err) = bouncer_psql('SELECT 1;');
+	isnt($rc, 0, 'a setting passed as a startup option (PGOPTIONS) does not get through pgbouncer');
+	like($err, qr/unsupported startup parameter: options/, 'pgbouncer says: unsupported startup parameter: options');
+}
+# psycopg 3's prepared statements: two clients on the one server
+# connection, each running a query more than prepare_threshold times.
+my ($python) = grep { defined && -x } $ENV{PYTHON}, '/usr/bin/python3';
+my $psycopg_script = qq{
+import psycopg
+dsn = dict(host='127.0.0.1', port=$bport, user='$user', dbname='postgres')
+def run(threshold):
+    a = psycopg.connect(**dsn, autocommit=True, prepare_threshold=threshold)
+    b = psycopg.connect(**dsn, autocommit=True, prepare_threshold=threshold)
+    try:
+        for i in range(8):
+            for c in (a, b):
+                c.execute("SELECT seats_used FROM seats.usage WHERE org = %s", ['cinco']).fetchone()
+        return 'ok'
+    except psycopg.Error as e:
+        return '%s: %s' % (e.sqlstate, str(e).splitlines()[0])
+    finally:
+        a.close()
+        b.close()
+print(run(5))
+print(run(None))
+};
+my ($py_out, $py_err) = ('', '');
+my $has_psycopg = $python && IPC::Run::run([ $python, '-c', 'import psycopg' ], '>', \my $ignored, '2>', \my $ignored_err);
+SKIP:
+{
+	skip 'psycopg 3 is not installed (apt-get install python3-psycopg)', 2 unless $has_psycopg;
+	IPC::Run::run([ $python, '-' ], '<', \$psycopg_script, '>', \$py_out, '2>', \$py_err,
+		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+	my ($default, $unprepared) = split /\n/, $py_out;
+	like($default // $py_err, qr/^42P05: prepared statement "_pg3_0" already exists/,
+		'psycopg 3 by default: the second client prepares _pg3_0 on the shared server connection (42P05)');
+	is($unprepared // $py_err, 'ok', 'with prepare_threshold=None both clients run the query through the pooler');
+}
 
 $node->stop;
 done_testing();

@@ -29,9 +29,8 @@ CREATE FUNCTION seats._revalidate(p_org text)
 AS $$
 BEGIN
     PERFORM seats._loaded();
-    IF p_org IS NOT NULL AND NOT EXISTS (SELECT 1 FROM seats.subscription s WHERE s.org = p_org) THEN
-        RAISE EXCEPTION 'organization "%" has no subscription', p_org
-            USING ERRCODE = 'SB002', HINT = 'Onboard it first with seats.onboard().';
+    IF p_org IS NOT NULL THEN
+        PERFORM seats._subscription(p_org);  -- SB002 for an unknown org
     END IF;
     RETURN QUERY SELECT * FROM seats._recount(p_org, 'revalidate');
 END
@@ -63,7 +62,7 @@ BEGIN
     END IF;
     RETURN QUERY
     WITH bounds AS (
-        SELECT seats._require(p_day, 'day')::timestamp::timestamptz AS day_start,
+        SELECT p_day::timestamp::timestamptz AS day_start,
                (p_day + 1)::timestamp::timestamptz AS day_end)
     SELECT p_day,
            (SELECT coalesce(pg_catalog.sum(seats._blocks_of(e.detail)), 0)::bigint FROM seats.event e, bounds b
